@@ -1,0 +1,95 @@
+"""Activation functions, each with its derivative beside it.
+
+Every activation is a pair: ``f(z)`` and ``backward(dy, z, y)``, which turns dL/dy into dL/dz given
+the pre-activation ``z`` and the output ``y = f(z)`` (whichever is cheaper to use).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def linear(z: np.ndarray) -> np.ndarray:
+    """Identity: ``y = z``."""
+    return z
+
+
+def linear_backward(dy, z, y):
+    # dy/dz = 1
+    return dy
+
+
+def relu(z: np.ndarray) -> np.ndarray:
+    """Rectified linear unit: ``y = max(z, 0)``."""
+    return np.maximum(z, 0)
+
+
+def relu_backward(dy, z, y):
+    # dy/dz = 1 where z > 0, else 0 (Keras also uses 0 at exactly z == 0).
+    return dy * (y > 0)
+
+
+def tanh(z: np.ndarray) -> np.ndarray:
+    """Hyperbolic tangent."""
+    return np.tanh(z)
+
+
+def tanh_backward(dy, z, y):
+    # d tanh(z)/dz = 1 - tanh(z)^2
+    return dy * (1 - y * y)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic sigmoid ``1 / (1 + exp(-z))``, computed without overflow."""
+    out = np.empty_like(z)
+    pos = z >= 0
+    out[pos] = 1 / (1 + np.exp(-z[pos]))
+    ez = np.exp(z[~pos])
+    out[~pos] = ez / (1 + ez)
+    return out
+
+
+def sigmoid_backward(dy, z, y):
+    # d sigma(z)/dz = sigma(z) (1 - sigma(z))
+    return dy * y * (1 - y)
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis: ``y_i = exp(z_i) / sum_j exp(z_j)``."""
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def softmax_backward(dy, z, y):
+    # Jacobian-vector product: dz_i = y_i (dy_i - sum_j dy_j y_j).
+    # (With cross-entropy the model skips this and uses the fused gradient p - y instead.)
+    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
+
+
+_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "linear": (linear, linear_backward),
+    "relu": (relu, relu_backward),
+    "tanh": (tanh, tanh_backward),
+    "sigmoid": (sigmoid, sigmoid_backward),
+    "softmax": (softmax, softmax_backward),
+}
+
+
+def get(name: str | None) -> tuple[str, Callable, Callable]:
+    """Return ``(name, forward, backward)`` for an activation name (``None`` means linear)."""
+    if name is None:
+        name = "linear"
+    if callable(name) and getattr(name, "__name__", None) in _ACTIVATIONS:
+        name = name.__name__
+    if not isinstance(name, str) or name not in _ACTIVATIONS:
+        raise ValueError(f"Unknown activation {name!r}; "
+                         f"expected one of {sorted(_ACTIVATIONS)}")
+    forward, backward = _ACTIVATIONS[name]
+    return name, forward, backward
+
+
+def names() -> list[str]:
+    """The activation names convnet knows."""
+    return sorted(_ACTIVATIONS)

@@ -1,0 +1,84 @@
+"""Callbacks: hooks ``fit`` calls at the start/end of training, epochs and batches."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Callback:
+    """Base class; override the hooks you need. ``self.model`` is set by ``fit``."""
+
+    def __init__(self):
+        self.model: Any = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs: dict | None = None) -> None: ...
+    def on_train_end(self, logs: dict | None = None) -> None: ...
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+class HistoryDict(dict):
+    """The ``History.history`` dict: Keras's current keys (``accuracy``, ``val_accuracy``), and the
+    tutorial's older names ``acc``/``val_acc`` read the same lists. A missing key raises a
+    KeyError that lists the keys that exist."""
+
+    _ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}
+
+    def __missing__(self, key):
+        alias = self._ALIASES.get(key)
+        if alias is not None and dict.__contains__(self, alias):
+            return dict.__getitem__(self, alias)
+        raise KeyError(f"{key!r} is not in the training history; available keys: "
+                       f"{sorted(self.keys())}")
+
+    def __contains__(self, key) -> bool:
+        alias = self._ALIASES.get(key)
+        return dict.__contains__(self, key) or (alias is not None and
+                                                dict.__contains__(self, alias))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+
+class History(Callback):
+    """Records the epoch logs: ``history.history['loss']`` is the list of per-epoch losses."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: HistoryDict = HistoryDict()
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = HistoryDict()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+    @property
+    def params(self) -> dict:
+        return getattr(self, "_params", {})
+
+
+class CallbackList:
+    """Calls the same hook on several callbacks."""
+
+    def __init__(self, callbacks, model):
+        self.callbacks = list(callbacks)
+        for cb in self.callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {cb!r}")
+            cb.set_model(model)
+
+    def __getattr__(self, hook):
+        def call(*args, **kwargs):
+            for cb in self.callbacks:
+                getattr(cb, hook)(*args, **kwargs)
+        return call

@@ -1,0 +1,118 @@
+"""numba twins of :mod:`convnet.kernels.reference`: same signatures, same results, fast.
+
+Every kernel runs its outer loop over the batch with ``prange``: samples never write to each
+other's memory, so the parallel loop cannot race (a parallel loop over output *positions* would:
+in col2im and the max-pool backward, neighbouring windows add into the same input cell).
+``cache=True`` stores the compiled code next to this file, so only the first run pays for
+compilation. With ``NUMBA_DISABLE_JIT=1`` these run as plain (slow) Python, for debugging.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from convnet.kernels.reference import conv_output_size
+
+
+@njit(cache=True, parallel=True)
+def _im2col(x, kh, kw, sh, sw, cols):
+    n, h, w, c = x.shape
+    oh = (h - kh) // sh + 1
+    ow = (w - kw) // sw + 1
+    for s in prange(n):
+        for i in range(oh):
+            for j in range(ow):
+                row = (s * oh + i) * ow + j
+                for a in range(kh):
+                    for b in range(kw):
+                        base = (a * kw + b) * c
+                        for ch in range(c):  # innermost: contiguous in x and in cols
+                            cols[row, base + ch] = x[s, i * sh + a, j * sw + b, ch]
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Unfold windows into rows; see :func:`convnet.kernels.reference.im2col`."""
+    n, h, w, c = x.shape
+    oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
+    cols = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, cols)
+    return cols
+
+
+@njit(cache=True, parallel=True)
+def _col2im(cols, kh, kw, sh, sw, dx):
+    n, h, w, c = dx.shape
+    oh = (h - kh) // sh + 1
+    ow = (w - kw) // sw + 1
+    for s in prange(n):
+        for i in range(oh):
+            for j in range(ow):
+                row = (s * oh + i) * ow + j
+                for a in range(kh):
+                    for b in range(kw):
+                        base = (a * kw + b) * c
+                        for ch in range(c):
+                            # += : windows overlap, each input cell collects every window's share
+                            dx[s, i * sh + a, j * sw + b, ch] += cols[row, base + ch]
+
+
+def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Fold rows back into an image, summing overlaps; see the reference twin."""
+    dx = np.zeros(x_shape, dtype=cols.dtype)
+    _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
+    return dx
+
+
+@njit(cache=True, parallel=True)
+def _maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
+    n, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for s in prange(n):
+        for i in range(oh):
+            for j in range(ow):
+                for ch in range(c):
+                    y[s, i, j, ch] = -np.inf
+                    argmax[s, i, j, ch] = -1
+                for a in range(ph):
+                    r = i * sh + a - pad_top
+                    if r < 0 or r >= h:
+                        continue  # padding never wins
+                    for b in range(pw):
+                        q = j * sw + b - pad_left
+                        if q < 0 or q >= w:
+                            continue
+                        for ch in range(c):
+                            v = x[s, r, q, ch]
+                            if v > y[s, i, j, ch]:  # strict: ties keep the first cell
+                                y[s, i, j, ch] = v
+                                argmax[s, i, j, ch] = r * w + q
+
+
+def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
+                    pad_top: int, pad_left: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max over windows with the winner's flat index; see the reference twin."""
+    n, _, _, c = x.shape
+    y = np.empty((n, oh, ow, c), dtype=x.dtype)
+    argmax = np.empty((n, oh, ow, c), dtype=np.int64)
+    _maxpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, pad_top, pad_left, y, argmax)
+    return y, argmax
+
+
+@njit(cache=True, parallel=True)
+def _maxpool_backward(dy, argmax, dx):
+    n, oh, ow, c = dy.shape
+    w = dx.shape[2]
+    for s in prange(n):
+        for i in range(oh):
+            for j in range(ow):
+                for ch in range(c):
+                    k = argmax[s, i, j, ch]
+                    dx[s, k // w, k % w, ch] += dy[s, i, j, ch]
+
+
+def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.ndarray:
+    """Route gradients to each window's winner; see the reference twin."""
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    _maxpool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), dx)
+    return dx

@@ -1,0 +1,89 @@
+"""Plain NumPy definitions of the hot loops: short, obviously right, and slow.
+
+These are the *definitions*; :mod:`convnet.kernels.jit` holds numba twins with identical
+signatures and results, tested equal to these over many shapes.
+
+Layout conventions (shared with the jit twins):
+
+* images are channels-last ``(N, H, W, C)`` and already padded where padding applies;
+* an im2col matrix has one row per output pixel ``(n, i, j)`` and one column per kernel cell
+  ``(a, b, c)``, i.e. shape ``(N*OH*OW, KH*KW*C)`` -- the same order as a Keras kernel
+  ``(KH, KW, C, F)`` reshaped to ``(KH*KW*C, F)``, so a convolution is one matrix product;
+* a max-pool "argmax" is the flat index ``h*W + w`` of the winning cell inside the unpadded image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def conv_output_size(size: int, k: int, stride: int) -> int:
+    """Output length of a 'valid' window of length ``k`` sliding by ``stride`` over ``size``."""
+    return (size - k) // stride + 1
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Unfold every ``kh x kw`` window of ``x`` (N, H, W, C) into a row.
+
+    Returns ``cols`` of shape ``(N*OH*OW, KH*KW*C)`` with
+    ``cols[(n*OH + i)*OW + j, (a*KW + b)*C + c] = x[n, i*sh + a, j*sw + b, c]``.
+    """
+    n, h, w, c = x.shape
+    oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
+    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            # every output pixel's (a, b) cell, for all pixels at once
+            cols[:, :, :, a, b, :] = x[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :]
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+    """Fold rows of window cells back into an image: the adjoint (transpose) of :func:`im2col`.
+
+    Overlapping windows share input cells, so each cell receives the *sum* of the gradients of
+    every window that saw it -- hence ``+=``, not ``=``.
+    """
+    n, h, w, c = x_shape
+    oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
+    cols6 = cols.reshape(n, oh, ow, kh, kw, c)
+    dx = np.zeros(x_shape, dtype=cols.dtype)
+    for a in range(kh):
+        for b in range(kw):
+            dx[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :] += cols6[:, :, :, a, b, :]
+    return dx
+
+
+def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
+                    pad_top: int, pad_left: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max over each ``ph x pw`` window of ``x`` (N, H, W, C); windows may overhang the edges.
+
+    Window ``(i, j)`` covers rows ``i*sh - pad_top ...`` and columns ``j*sw - pad_left ...``;
+    cells outside the image never win ('same' padding ignores the padding, as Keras does).
+    Ties go to the first cell in row-major window order.
+    Returns ``y`` (N, OH, OW, C) and ``argmax`` (N, OH, OW, C, int64), the flat index
+    ``h*W + w`` of the winning cell.
+    """
+    n, h, w, c = x.shape
+    hp = max(h + pad_top, (oh - 1) * sh + ph)
+    wp = max(w + pad_left, (ow - 1) * sw + pw)
+    padded = np.full((n, hp, wp, c), -np.inf, dtype=x.dtype)
+    padded[:, pad_top:pad_top + h, pad_left:pad_left + w, :] = x
+    windows = np.stack([padded[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :][:, :oh, :ow, :]
+                        for a in range(ph) for b in range(pw)])          # (ph*pw, N, OH, OW, C)
+    k = windows.argmax(axis=0)                                           # first max wins
+    y = np.take_along_axis(windows, k[None], axis=0)[0]
+    a, b = np.divmod(k, pw)
+    rows = np.arange(oh)[None, :, None, None] * sh + a - pad_top
+    cols = np.arange(ow)[None, None, :, None] * sw + b - pad_left
+    return y, (rows * w + cols).astype(np.int64)
+
+
+def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.ndarray:
+    """Route each output gradient to the cell that won its window (sum where windows overlap)."""
+    n, h, w, c = x_shape
+    dx = np.zeros((n, h * w, c), dtype=dy.dtype)
+    n_idx = np.arange(n)[:, None, None, None]
+    c_idx = np.arange(c)[None, None, None, :]
+    np.add.at(dx, (n_idx, argmax, c_idx), dy)
+    return dx.reshape(x_shape)

@@ -1,0 +1,287 @@
+"""The Layer protocol every convnet layer follows.
+
+A layer is a function with parameters and a hand-written derivative:
+
+* ``build(input_shape)`` -- create parameters for a per-sample input shape (no batch axis) and
+  return the per-sample output shape. A layer used on its own builds itself on its first
+  ``forward``.
+* ``forward(x, training=False)`` -- compute the output for a batch ``x`` and keep what the
+  backward pass needs as attributes (each class docstring lists them).
+* ``backward(dy)`` -- given dL/dy, return dL/dx and **overwrite** ``grads`` with dL/dparams.
+  Calling it twice gives the same gradients (it never accumulates). It needs a ``forward`` first.
+* ``params`` / ``grads`` -- dicts from Keras weight names (``"kernel"``, ``"bias"``) to arrays of
+  equal shape.
+* ``get_config()`` / ``from_config()`` -- hyperparameters in Keras's names;
+  ``get_weights()`` / ``set_weights()`` -- parameter arrays in Keras's order.
+
+Subclasses implement ``_build``, ``_forward`` and ``_backward``; the public methods here add the
+checks (input shape, dtype, forward-before-backward) so every layer reports mistakes the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from convnet import activations, backend
+
+_NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
+
+
+def reset_layer_names() -> None:
+    """Forget automatic names, so the next Conv2D is called ``conv2d`` again."""
+    _NAME_COUNTS.clear()
+
+
+def _snake_case(class_name: str) -> str:
+    # Keras's rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d
+    s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
+
+
+def unique_name(class_name: str) -> str:
+    """Keras-style automatic name: ``dense``, then ``dense_1``, ``dense_2``, ..."""
+    base = _snake_case(class_name)
+    count = _NAME_COUNTS[base]
+    _NAME_COUNTS[base] += 1
+    return base if count == 0 else f"{base}_{count}"
+
+
+def format_shape(shape: tuple) -> str:
+    """``(None, 28, 28, 1)`` written with ``batch`` for the free batch axis."""
+    return "(" + ", ".join("batch" if d is None else str(d) for d in shape) + ")"
+
+
+class Layer:
+    """Base class: a differentiable function of a batch with named parameters.
+
+    Attributes:
+        name: unique name (Keras auto-naming when not given).
+        built: whether parameters exist.
+        input_shape / output_shape: per-sample shapes (no batch axis), known after ``build``.
+        params / grads: name -> array, same shapes; grads are overwritten by ``backward``.
+        dtype: the float type parameters and computations use (``backend.floatx()`` at build).
+    """
+
+    def __init__(self, name: str | None = None, input_shape: tuple | None = None,
+                 batch_input_shape: tuple | None = None, trainable: bool = True,
+                 dtype: Any = None):
+        if name is not None and (not isinstance(name, str) or not name):
+            raise ValueError(f"{type(self).__name__}: name must be a non-empty string, "
+                             f"got {name!r}")
+        self.name = name or unique_name(type(self).__name__)
+        if batch_input_shape is not None and input_shape is None:
+            input_shape = tuple(batch_input_shape)[1:]
+        self._declared_input_shape = _check_shape_arg(self, input_shape)
+        self.trainable = bool(trainable)
+        self.dtype = _dtype_name(dtype) if dtype is not None else None
+        self.built = False
+        self.input_shape: tuple | None = None
+        self.output_shape: tuple | None = None
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self._has_forward = False
+
+    # ----- the protocol ---------------------------------------------------------------------
+    def build(self, input_shape: tuple) -> tuple:
+        """Create parameters for per-sample ``input_shape``; return the per-sample output shape."""
+        input_shape = tuple(None if d is None else int(d) for d in input_shape)
+        if self.dtype is None:
+            self.dtype = backend.floatx()
+        self.output_shape = tuple(self._build(input_shape))
+        self.input_shape = input_shape
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.built = True
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        """Per-sample output shape for a per-sample input shape (builds nothing)."""
+        raise NotImplementedError
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Compute the layer's output for the batch ``x`` (first axis = batch)."""
+        x = self._check_input(x)
+        y = self._forward(x, bool(training))
+        self._has_forward = True
+        self._last_output_shape = tuple(y.shape)
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        """Given dL/dy, return dL/dx and overwrite ``grads``. Needs a ``forward`` first."""
+        dy = self._check_output_grad(dy)
+        return self._backward(dy)
+
+    # ----- serialisation --------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """Hyperparameters in Keras's names (enough to rebuild the layer with ``from_config``)."""
+        config: dict[str, Any] = {"name": self.name, "trainable": self.trainable,
+                                  "dtype": self.dtype or backend.floatx()}
+        if self._declared_input_shape is not None:
+            config["batch_input_shape"] = (None,) + tuple(self._declared_input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict) -> Layer:
+        """Rebuild a layer from :meth:`get_config`'s output."""
+        return cls(**config)
+
+    def weight_names(self) -> list[str]:
+        """Parameter names in Keras's order (kernel before bias)."""
+        return list(self.params)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameter arrays, in Keras's order."""
+        return [self.params[k].copy() for k in self.weight_names()]
+
+    def set_weights(self, weights: list) -> None:
+        """Replace the parameters (Keras order); shapes must match exactly."""
+        names = self.weight_names()
+        if not self.built:
+            raise ValueError(f"{type(self).__name__} '{self.name}' is not built yet; build it "
+                             "(or add it to a model with a known input shape) before set_weights")
+        if len(weights) != len(names):
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects {len(names)} weight "
+                             f"arrays ({', '.join(names) or 'none'}), got {len(weights)}")
+        arrays = []
+        for key, w in zip(names, weights):
+            w = np.asarray(w)
+            if w.shape != self.params[key].shape:
+                raise ValueError(f"{type(self).__name__} '{self.name}': weight '{key}' expects "
+                                 f"shape {self.params[key].shape}, got {w.shape}")
+            if w.dtype.kind not in "fiu":
+                raise ValueError(f"{type(self).__name__} '{self.name}': weight '{key}' must be "
+                                 f"numeric, got dtype {w.dtype}")
+            arrays.append(w)
+        for key, w in zip(names, arrays):
+            self.params[key][...] = w
+
+    def count_params(self) -> int:
+        """Number of scalar parameters."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} '{self.name}'>"
+
+    # ----- for subclasses -------------------------------------------------------------------
+    def _build(self, input_shape: tuple) -> tuple:
+        return self.compute_output_shape(input_shape)
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        raise NotImplementedError
+
+    def _backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        return f"{type(self).__name__} '{self.name}'"
+
+    def _check_input(self, x) -> np.ndarray:
+        """Validate a batch (numeric, right rank and shape), build on first use, cast to dtype."""
+        if not isinstance(x, np.ndarray):
+            x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{self._describe()} expects a numeric array, got dtype {x.dtype}")
+        if not self.built:
+            if x.ndim < 1:
+                raise ValueError(f"{self._describe()} expects a batch (first axis = samples), "
+                                 f"got a scalar")
+            declared = self._declared_input_shape
+            self.build(declared if declared is not None else x.shape[1:])
+        expected = (None,) + tuple(self.input_shape)
+        if x.ndim != len(expected) or any(e is not None and e != d
+                                          for e, d in zip(expected[1:], x.shape[1:])):
+            raise ValueError(f"{self._describe()} expects input of shape "
+                             f"{format_shape(expected)}, got {tuple(x.shape)}")
+        if x.dtype != self.dtype:
+            x = x.astype(self.dtype)
+        return x
+
+    def _check_output_grad(self, dy) -> np.ndarray:
+        if not self._has_forward:
+            raise RuntimeError(f"{self._describe()}: backward() called before forward(); run a "
+                               "forward pass (with training=True) first")
+        dy = np.asarray(dy)
+        if dy.shape != self._last_output_shape:
+            raise ValueError(f"{self._describe()}: backward expects dL/dy of shape "
+                             f"{self._last_output_shape} (the shape of the last forward output), "
+                             f"got {tuple(dy.shape)}")
+        if dy.dtype != self.dtype:
+            dy = dy.astype(self.dtype)
+        return dy
+
+    _last_output_shape: tuple = ()
+
+
+class ActivationMixin:
+    """For layers that end in an activation: ``y = f(z)``.
+
+    Keeps ``z`` (pre-activation) and ``y`` (output) from the forward pass. ``backward(dy)`` first
+    turns dL/dy into dL/dz; ``backward_preactivation(dz)`` starts from dL/dz directly, which the
+    model uses when softmax + cross-entropy fuse into ``dL/dz = (p - y) / batch``.
+    """
+
+    def _set_activation(self, activation) -> None:
+        self.activation, self._act_forward, self._act_backward = activations.get(activation)
+
+    def _activate(self, z: np.ndarray) -> np.ndarray:
+        self._z = z
+        self._y = self._act_forward(z)
+        return self._y
+
+    def _activation_grad(self, dy: np.ndarray) -> np.ndarray:
+        return self._act_backward(dy, self._z, self._y)
+
+    def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:
+        """Backward pass starting from dL/dz (the gradient before the activation)."""
+        dz = self._check_output_grad(dz)
+        return self._backward_linear(dz)
+
+    def _backward(self, dy: np.ndarray) -> np.ndarray:
+        return self._backward_linear(self._activation_grad(dy))
+
+    def _backward_linear(self, dz: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _dtype_name(dtype) -> str:
+    if isinstance(dtype, dict):  # Keras 3 DTypePolicy {"config": {"name": "float32"}}
+        dtype = dtype.get("config", {}).get("name", "float32")
+    name = np.dtype(dtype).name
+    if name not in ("float16", "float32", "float64"):
+        raise ValueError(f"layer dtype must be a float type, got {dtype!r}")
+    return name
+
+
+def _check_shape_arg(layer: Layer, shape) -> tuple | None:
+    if shape is None:
+        return None
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        shape = tuple(None if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': input_shape must be a tuple of "
+                         f"positive integers (without the batch axis), got {shape!r}") from None
+    if any(d is not None and d <= 0 for d in shape):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': input_shape must hold positive "
+                         f"sizes, got {shape}")
+    return shape
+
+
+def pair(value, what: str, layer_name: str, allow_zero: bool = False) -> tuple[int, int]:
+    """Turn ``3`` or ``(3, 3)`` into ``(3, 3)``, refusing non-positive sizes."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (int(value), int(value))
+    try:
+        out = tuple(int(v) for v in value)
+        ok = len(out) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                   for v in value)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or any(v < (0 if allow_zero else 1) for v in out):
+        raise ValueError(f"{layer_name}: {what} must be a positive integer or a pair of positive "
+                         f"integers, got {value!r}")
+    return out  # type: ignore[return-value]

@@ -1,0 +1,164 @@
+"""Conv2D: 2-D convolution (cross-correlation, as in Keras and PyTorch: the kernel is not flipped).
+
+Forward, for one output pixel (i, j) and filter f (channels-last, stride s)::
+
+    z[n, i, j, f] = b[f] + sum_{a, b, c} x[n, i*s + a, j*s + b, c] * K[a, b, c, f]
+    y = activation(z)
+
+im2col turns every window into a row of ``cols`` (N*OH*OW, KH*KW*C), so the whole layer is one
+matrix product ``Z = cols @ K.reshape(KH*KW*C, F) + b``. Backward is then matrix calculus::
+
+    dK = cols.T @ dZ          (KH*KW*C, F)  -- every window's pixels times the gradient it got
+    db = dZ.sum over rows     (F,)
+    dcols = dZ @ K.T          (N*OH*OW, KH*KW*C)
+    dx = col2im(dcols)        -- fold back, *summing* where windows overlap
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convnet import backend, initializers
+from convnet.kernels import col2im, im2col
+from convnet.layers.base import ActivationMixin, Layer, pair
+from convnet.layers.padding import check_padding, same_padding, window_output_size
+
+
+class Conv2D(ActivationMixin, Layer):
+    """2-D convolution layer: ``filters`` kernels of ``kernel_size`` slid over the image.
+
+    Input ``(batch, H, W, C)`` (``channels_last``) or ``(batch, C, H, W)`` (``channels_first``;
+    transposed to channels-last at the layer's edges). Kernel in Keras's layout
+    ``(KH, KW, C, filters)``, bias ``(filters,)``.
+
+    Kept by ``forward`` for ``backward``: ``_cols`` (the im2col matrix), ``_padded_shape``,
+    ``_z`` (pre-activation) and ``_y`` (output), both channels-last.
+    """
+
+    def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
+                 data_format: str | None = None, dilation_rate=(1, 1), groups: int = 1,
+                 activation=None, use_bias: bool = True,
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros",
+                 kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
+                 kernel_constraint=None, bias_constraint=None, **kwargs):
+        super().__init__(**kwargs)
+        what = f"Conv2D '{self.name}'"
+        if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
+            raise ValueError(f"{what}: filters must be a positive integer, got {filters!r}")
+        self.filters = int(filters)
+        self.kernel_size = pair(kernel_size, "kernel_size", what)
+        self.strides = pair(strides, "strides", what)
+        if pair(dilation_rate, "dilation_rate", what) != (1, 1) or groups != 1:
+            raise ValueError(f"{what}: dilation_rate other than (1, 1) and groups other than 1 "
+                             "are not supported")
+        for arg, value in (("kernel_regularizer", kernel_regularizer),
+                           ("bias_regularizer", bias_regularizer),
+                           ("activity_regularizer", activity_regularizer),
+                           ("kernel_constraint", kernel_constraint),
+                           ("bias_constraint", bias_constraint)):
+            if value is not None:
+                raise ValueError(f"{what}: {arg} is not supported (got {value!r})")
+        self.padding = check_padding(padding, what)
+        self.data_format = backend.normalize_data_format(data_format)
+        self._set_activation(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.normalize(kernel_initializer)
+        self.bias_initializer = initializers.normalize(bias_initializer)
+
+    def _pads(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        return same_padding(h, kh, sh), same_padding(w, kw, sw)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        if len(input_shape) != 3:
+            raise ValueError(f"Conv2D '{self.name}' expects input of shape (batch, H, W, C) or "
+                             f"(batch, C, H, W), got per-sample shape {tuple(input_shape)}")
+        if self.data_format == "channels_first":
+            c, h, w = input_shape
+        else:
+            h, w, c = input_shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        oh = window_output_size(h, kh, sh, self.padding)
+        ow = window_output_size(w, kw, sw, self.padding)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"Conv2D '{self.name}': kernel {self.kernel_size} does not fit in a "
+                             f"{h}x{w} input with padding='valid'")
+        if self.data_format == "channels_first":
+            return (self.filters, oh, ow)
+        return (oh, ow, self.filters)
+
+    def _build(self, input_shape: tuple) -> tuple:
+        out = self.compute_output_shape(input_shape)
+        c = input_shape[0] if self.data_format == "channels_first" else input_shape[2]
+        if c is None:
+            raise ValueError(f"Conv2D '{self.name}' needs a known number of input channels")
+        kh, kw = self.kernel_size
+        self.params = {"kernel": initializers.initialize(
+            self.kernel_initializer, (kh, kw, c, self.filters), self.dtype)}
+        if self.use_bias:
+            self.params["bias"] = initializers.initialize(
+                self.bias_initializer, (self.filters,), self.dtype)
+        return out
+
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if self.data_format == "channels_first":
+            x = x.transpose(0, 2, 3, 1)                      # NCHW -> NHWC
+        n, h, w, _ = x.shape
+        (pt, pb), (pl, pr) = self._pads(h, w)
+        if pt or pb or pl or pr:
+            x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+        self._padded_shape = x.shape
+        self._pad = (pt, pb, pl, pr)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        self._cols = im2col(x, kh, kw, sh, sw)               # (N*OH*OW, KH*KW*C)
+        kernel = self.params["kernel"].reshape(-1, self.filters)
+        z = self._cols @ kernel                              # (N*OH*OW, F)
+        if self.use_bias:
+            z += self.params["bias"]
+        oh = (x.shape[1] - kh) // sh + 1
+        ow = (x.shape[2] - kw) // sw + 1
+        y = self._activate(z.reshape(n, oh, ow, self.filters))
+        if self.data_format == "channels_first":
+            y = y.transpose(0, 3, 1, 2)                      # NHWC -> NCHW
+        return y
+
+    def _backward(self, dy: np.ndarray) -> np.ndarray:
+        if self.data_format == "channels_first":
+            dy = dy.transpose(0, 2, 3, 1)
+        return self._backward_linear(self._activation_grad(dy))
+
+    def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:
+        dz = self._check_output_grad(dz)
+        if self.data_format == "channels_first":
+            dz = dz.transpose(0, 2, 3, 1)
+        return self._backward_linear(dz)
+
+    def _backward_linear(self, dz: np.ndarray) -> np.ndarray:
+        dz = dz.reshape(-1, self.filters)                    # (N*OH*OW, F)
+        kh, kw = self.kernel_size
+        self.grads["kernel"][...] = (self._cols.T @ dz).reshape(self.params["kernel"].shape)
+        if self.use_bias:
+            self.grads["bias"][...] = dz.sum(axis=0)
+        dcols = dz @ self.params["kernel"].reshape(-1, self.filters).T
+        dx = col2im(dcols, self._padded_shape, kh, kw, *self.strides)
+        pt, pb, pl, pr = self._pad
+        dx = dx[:, pt:dx.shape[1] - pb, pl:dx.shape[2] - pr, :]   # drop the padding's gradient
+        if self.data_format == "channels_first":
+            dx = dx.transpose(0, 3, 1, 2)
+        return dx
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({
+            "filters": self.filters, "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides), "padding": self.padding,
+            "data_format": self.data_format, "dilation_rate": [1, 1], "groups": 1,
+            "activation": self.activation, "use_bias": self.use_bias,
+            "kernel_initializer": initializers.serialize(self.kernel_initializer),
+            "bias_initializer": initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": None, "bias_regularizer": None,
+            "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
+        })
+        return config

@@ -1,0 +1,86 @@
+"""MaxPooling2D: keep the largest value of each window.
+
+Forward: ``y[n, i, j, c] = max over the window (i, j) of x[n, ., ., c]``; the position of each
+winner is remembered. Backward: the max is locally the identity on its winner and constant in
+every other cell, so each ``dy[n, i, j, c]`` goes to the winner of window (i, j) and nowhere
+else (summed where overlapping windows share a winner).
+"""
+
+from __future__ import annotations
+
+from convnet import backend
+from convnet.kernels import maxpool_backward, maxpool_forward
+from convnet.layers.base import Layer, pair
+from convnet.layers.padding import check_padding, same_padding, window_output_size
+
+
+class MaxPooling2D(Layer):
+    """Max pooling over ``pool_size`` windows moved by ``strides`` (default: ``pool_size``).
+
+    ``'same'`` padding adds ``ceil(H / stride)`` windows, the odd extra row/column at the
+    bottom/right, and padded cells never win (Keras's behaviour).
+    Kept by ``forward`` for ``backward``: ``_argmax`` (flat index of each window's winner) and
+    ``_x_shape`` (channels-last input shape).
+    """
+
+    def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid",
+                 data_format: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        what = f"{type(self).__name__} '{self.name}'"
+        self.pool_size = pair(pool_size, "pool_size", what)
+        self.strides = self.pool_size if strides is None else pair(strides, "strides", what)
+        self.padding = check_padding(padding, what)
+        self.data_format = backend.normalize_data_format(data_format)
+
+    def _geometry(self, h: int, w: int):
+        (ph, pw), (sh, sw) = self.pool_size, self.strides
+        oh = window_output_size(h, ph, sh, self.padding)
+        ow = window_output_size(w, pw, sw, self.padding)
+        if self.padding == "same":
+            pad_top, pad_left = same_padding(h, ph, sh)[0], same_padding(w, pw, sw)[0]
+        else:
+            pad_top = pad_left = 0
+        return oh, ow, pad_top, pad_left
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        if len(input_shape) != 3:
+            raise ValueError(f"{type(self).__name__} '{self.name}' expects input of shape "
+                             f"(batch, H, W, C) or (batch, C, H, W), got per-sample shape "
+                             f"{tuple(input_shape)}")
+        if self.data_format == "channels_first":
+            c, h, w = input_shape
+        else:
+            h, w, c = input_shape
+        oh, ow, _, _ = self._geometry(h, w)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{type(self).__name__} '{self.name}': pool {self.pool_size} does "
+                             f"not fit in a {h}x{w} input with padding='valid'")
+        return (c, oh, ow) if self.data_format == "channels_first" else (oh, ow, c)
+
+    def _forward(self, x, training):
+        if self.data_format == "channels_first":
+            x = x.transpose(0, 2, 3, 1)
+        oh, ow, pad_top, pad_left = self._geometry(x.shape[1], x.shape[2])
+        self._x_shape = x.shape
+        y, self._argmax = maxpool_forward(x, *self.pool_size, *self.strides, oh, ow,
+                                          pad_top, pad_left)
+        if self.data_format == "channels_first":
+            y = y.transpose(0, 3, 1, 2)
+        return y
+
+    def _backward(self, dy):
+        if self.data_format == "channels_first":
+            dy = dy.transpose(0, 2, 3, 1)
+        dx = maxpool_backward(dy, self._argmax, self._x_shape)
+        if self.data_format == "channels_first":
+            dx = dx.transpose(0, 3, 1, 2)
+        return dx
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"pool_size": list(self.pool_size), "padding": self.padding,
+                       "strides": list(self.strides), "data_format": self.data_format})
+        return config
+
+
+MaxPool2D = MaxPooling2D

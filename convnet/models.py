@@ -1,0 +1,383 @@
+"""Sequential: a stack of layers trained by backpropagation.
+
+One training step on a batch ``(x, y)``::
+
+    forward:   a_0 = x,  a_l = layer_l.forward(a_{l-1}, training=True)
+    loss:      L = mean over the batch of loss(y, a_last)
+    backward:  d = dL/da_last, then d = layer_l.backward(d) from the last layer to the first
+               (softmax + cross-entropy start from dL/dz = (p - y) / N instead)
+    update:    optimizer.apply_gradients((name, param, grad) for every layer's params)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from convnet import callbacks as callbacks_module
+from convnet import losses, optimizers, utils
+from convnet import metrics as metrics_module
+from convnet.layers.base import Layer, format_shape
+from convnet.progress import ProgressBar, format_logs
+
+
+class Sequential:
+    """A linear stack of layers, with Keras's ``add``/``compile``/``fit``/``evaluate``/``predict``.
+
+    ``layers`` lists the layers; the model is *built* (all parameters exist) once the input shape
+    is known, from the first layer's ``input_shape`` or the first batch it sees.
+    """
+
+    def __init__(self, layers: list | None = None, name: str | None = None):
+        self.name = name or "sequential"
+        self.layers: list[Layer] = []
+        self.input_shape: tuple | None = None
+        self.optimizer: optimizers.Optimizer | None = None
+        self.loss = None
+        self.metrics_names: list[str] = []
+        self.stop_training = False
+        self.history: callbacks_module.History | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # ----- building -------------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        """Append a layer; its shape is checked against the previous layer's output right away."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a convnet layer, got {layer!r}")
+        if any(other.name == layer.name for other in self.layers):
+            raise ValueError(f"Sequential.add: a layer named '{layer.name}' is already in the "
+                             "model; layer names must be unique")
+        if any(other is layer for other in self.layers):
+            raise ValueError(f"Sequential.add: {layer!r} is already in the model")
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            if layer._declared_input_shape is not None:
+                self.build((None,) + tuple(layer._declared_input_shape))
+        elif self.layers[-2].built:
+            try:
+                layer.build(self.layers[-2].output_shape)
+            except Exception:
+                self.layers.pop()
+                raise
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def build(self, input_shape: tuple) -> None:
+        """Build every layer for a batch shape such as ``(None, 28, 28, 1)``."""
+        if not self.layers:
+            raise ValueError("Sequential.build: the model has no layers; add some first")
+        shape = tuple(input_shape)[1:]
+        self.input_shape = shape
+        for layer in self.layers:
+            shape = layer.build(shape) if not layer.built else layer.output_shape
+
+    @property
+    def output_shape(self) -> tuple | None:
+        return (None,) + tuple(self.layers[-1].output_shape) if self.built else None
+
+    def _ensure_built(self, x: np.ndarray) -> None:
+        if not self.layers:
+            raise ValueError("The model has no layers; add some with model.add(...)")
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+
+    # ----- compile / train ------------------------------------------------------------------
+    def compile(self, loss=None, optimizer="adadelta", metrics=None, **kwargs) -> None:
+        """Choose the loss, the optimizer and the metrics (only ``'accuracy'`` is known)."""
+        if kwargs:
+            raise TypeError(f"compile: unsupported arguments {sorted(kwargs)}")
+        if loss is None:
+            raise ValueError("compile: a loss is required, e.g. "
+                             "loss='categorical_crossentropy'")
+        self.loss, self._loss_fn, self._loss_grad = losses.get(loss)
+        self.optimizer = optimizers.get(optimizer)
+        self._metrics = [metrics_module.get(m) for m in (metrics or [])]
+        self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
+
+    def _check_compiled(self, what: str) -> None:
+        if self.optimizer is None:
+            raise RuntimeError(f"{what}: the model is not compiled; call model.compile(loss=..., "
+                               "optimizer=..., metrics=[...]) first")
+
+    def _fused_softmax(self) -> bool:
+        return getattr(self.layers[-1], "activation", None) == "softmax"
+
+    def train_on_batch(self, x, y) -> list[float]:
+        """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch."""
+        self._check_compiled("train_on_batch")
+        x, y = self._check_xy(x, y, "train_on_batch")
+        return self._train_step(x, y)
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray) -> list[float]:
+        out = x
+        for layer in self.layers:
+            out = layer.forward(out, training=True)
+        results = self._scores(y, out)
+        sparse = self.loss == "sparse_categorical_crossentropy"
+        if self._fused_softmax():
+            grad = losses.softmax_crossentropy_gradient(y, out, sparse=sparse)
+            grad = self.layers[-1].backward_preactivation(grad)
+            rest = self.layers[:-1]
+        else:
+            grad = self._loss_grad(y, out)
+            rest = self.layers
+        for layer in reversed(rest):
+            grad = layer.backward(grad)
+        self.optimizer.apply_gradients(self._trainable_triples())
+        return results
+
+    def _trainable_triples(self):
+        for layer in self.layers:
+            if layer.trainable:
+                for key, value in layer.params.items():
+                    yield f"{layer.name}/{key}", value, layer.grads[key]
+
+    def _scores(self, y: np.ndarray, out: np.ndarray) -> list[float]:
+        scores = [float(np.mean(self._loss_fn(y, out)))]
+        scores += [float(np.mean(fn(y, out))) for _, fn in self._metrics]
+        return scores
+
+    def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1,
+            verbose: int | str = "auto", callbacks: list | None = None,
+            validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
+            initial_epoch: int = 0, steps_per_epoch=None, **kwargs) -> callbacks_module.History:
+        """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
+
+        ``verbose``: 0 silent, 1 live progress bar, 2 one line per epoch (``'auto'`` = 1).
+        Validation data (``validation_data=(x_val, y_val)`` or the last ``validation_split``
+        fraction of ``x``) is evaluated after each epoch into ``val_loss``/``val_accuracy``.
+        """
+        if kwargs:
+            raise TypeError(f"fit: unsupported arguments {sorted(kwargs)}")
+        if steps_per_epoch is not None:
+            raise ValueError("fit: steps_per_epoch is not supported; pass arrays")
+        self._check_compiled("fit")
+        batch_size = _positive_int(32 if batch_size is None else batch_size, "fit: batch_size")
+        epochs = int(epochs)
+        verbose = 1 if verbose == "auto" else int(verbose)
+        x, y = self._check_xy(x, y, "fit")
+        if validation_data is None and validation_split:
+            if not 0.0 < float(validation_split) < 1.0:
+                raise ValueError(f"fit: validation_split must be in (0, 1), got "
+                                 f"{validation_split!r}")
+            split = int(len(x) * (1.0 - float(validation_split)))
+            x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
+            validation_data = self._check_xy(*validation_data, "fit (validation_data)")
+
+        history = callbacks_module.History()
+        history._params = {"batch_size": batch_size, "epochs": epochs,
+                           "steps": -(-len(x) // batch_size), "verbose": verbose}
+        cbs = callbacks_module.CallbackList([history] + list(callbacks or []), self)
+        self.history = history
+        self.stop_training = False
+        n = len(x)
+        steps = -(-n // batch_size)
+        cbs.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            cbs.on_epoch_begin(epoch)
+            if verbose:
+                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
+            bar = ProgressBar(steps, stream=sys.stdout) if verbose == 1 else None
+            started = time.perf_counter()
+            order = utils.rng().permutation(n) if shuffle else np.arange(n)
+            totals = np.zeros(len(self.metrics_names))
+            seen = 0
+            for step in range(steps):
+                idx = order[step * batch_size:(step + 1) * batch_size]
+                if shuffle:
+                    idx = np.sort(idx)  # same batch, friendlier memory access
+                cbs.on_train_batch_begin(step)
+                scores = self._train_step(x[idx], y[idx])
+                totals += np.asarray(scores) * len(idx)
+                seen += len(idx)
+                logs = dict(zip(self.metrics_names, totals / seen))
+                cbs.on_train_batch_end(step, logs)
+                if bar is not None:
+                    bar.update(step + 1, logs)
+            logs = dict(zip(self.metrics_names, (totals / seen).tolist()))
+            if validation_data is not None:
+                val = self.evaluate(*validation_data, batch_size=max(batch_size, 256), verbose=0)
+                logs.update({f"val_{k}": v for k, v in zip(self.metrics_names, val)})
+            if bar is not None:
+                bar.finish(logs)
+            elif verbose == 2:
+                took = time.perf_counter() - started
+                print(f"{steps}/{steps} - {took:.0f}s{format_logs(logs)}", flush=True)
+            cbs.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end()
+        return history
+
+    # ----- inference ------------------------------------------------------------------------
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training=False)
+        return x
+
+    def predict(self, x, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+        """Outputs for ``x``, computed ``batch_size`` samples at a time (default 32 as Keras; any
+        size gives the same result). Memory beyond the output array stays bounded by one batch."""
+        x = self._check_x(x, "predict")
+        batch_size = _positive_int(32 if batch_size is None else batch_size, "predict: batch_size")
+        out = None
+        for start in range(0, len(x), batch_size):
+            part = self._forward(x[start:start + batch_size])
+            if out is None:
+                out = np.empty((len(x),) + part.shape[1:], dtype=part.dtype)
+            out[start:start + len(part)] = part
+        if out is None:
+            out = np.empty((0,) + tuple(self.layers[-1].output_shape), dtype=self.layers[-1].dtype)
+        return out
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = None,
+                 verbose: int = 1) -> list[float] | float:
+        """Loss (and metrics) over all of ``(x, y)``: ``[loss, accuracy]`` when compiled with
+        ``metrics=['accuracy']``, a plain float otherwise."""
+        self._check_compiled("evaluate")
+        x, y = self._check_xy(x, y, "evaluate")
+        batch_size = _positive_int(32 if batch_size is None else batch_size,
+                                   "evaluate: batch_size")
+        totals = np.zeros(len(self.metrics_names))
+        started = time.perf_counter()
+        for start in range(0, len(x), batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            totals += np.asarray(self._scores(yb, self._forward(xb))) * len(xb)
+        results = (totals / max(len(x), 1)).tolist()
+        if verbose:
+            print(f"{len(x)} samples - {time.perf_counter() - started:.1f}s"
+                  f"{format_logs(dict(zip(self.metrics_names, results)))}")
+        return results if len(results) > 1 else results[0]
+
+    # ----- checks ---------------------------------------------------------------------------
+    def _check_x(self, x, what: str) -> np.ndarray:
+        if x is None:
+            raise ValueError(f"{what}: x is required")
+        if not isinstance(x, np.ndarray):
+            try:
+                x = np.asarray(x)
+            except (ValueError, TypeError) as exc:
+                raise TypeError(f"{what}: x must be a numeric array ({exc})") from None
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{what}: x must be a numeric array, got dtype {x.dtype}")
+        if x.ndim < 1:
+            raise ValueError(f"{what}: x must have a batch axis, got a scalar")
+        self._ensure_built(x)
+        first = self.layers[0]
+        expected = (None,) + tuple(self.input_shape)
+        if x.ndim != len(expected) or any(e is not None and e != d
+                                          for e, d in zip(expected[1:], x.shape[1:])):
+            raise ValueError(f"{what}: {type(first).__name__} '{first.name}' (the first layer) "
+                             f"expects input of shape {format_shape(expected)}, "
+                             f"got {tuple(x.shape)}")
+        return x
+
+    def _check_xy(self, x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
+        x = self._check_x(x, what)
+        if y is None:
+            raise ValueError(f"{what}: y (the targets) is required")
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise TypeError(f"{what}: y must be numeric, got dtype {y.dtype}")
+        if len(y) != len(x):
+            raise ValueError(f"{what}: x and y hold different numbers of samples "
+                             f"({len(x)} vs {len(y)})")
+        out_shape = tuple(self.layers[-1].output_shape)
+        last = self.layers[-1]
+        if self.loss == "sparse_categorical_crossentropy":
+            labels = y.reshape(len(y), -1)
+            if labels.shape[1] != 1:
+                raise ValueError(f"{what}: sparse_categorical_crossentropy expects integer labels "
+                                 f"of shape (n,) or (n, 1), got {tuple(y.shape)}")
+            if y.size and (labels.min() < 0 or labels.max() >= out_shape[-1]
+                           or np.any(labels != np.round(labels))):
+                raise ValueError(f"{what}: labels must be integers in [0, {out_shape[-1]}) for "
+                                 f"{type(last).__name__} '{last.name}' with {out_shape[-1]} "
+                                 f"outputs; found values in [{labels.min()}, {labels.max()}]")
+        elif tuple(y.shape[1:]) != out_shape:
+            hint = ""
+            if y.ndim == 1 and len(out_shape) == 1:
+                hint = (f"; one-hot encode the labels with to_categorical(y, {out_shape[0]}) or "
+                        "use loss='sparse_categorical_crossentropy'")
+            raise ValueError(f"{what}: targets y have shape {tuple(y.shape)} but the model's "
+                             f"output ({type(last).__name__} '{last.name}') has shape "
+                             f"{format_shape((None,) + out_shape)}{hint}")
+        return x, y
+
+    # ----- weights and description ----------------------------------------------------------
+    def get_weights(self) -> list[np.ndarray]:
+        """All parameter arrays, layer by layer, in Keras's order."""
+        return [w for layer in self.layers for w in layer.get_weights()]
+
+    def set_weights(self, weights: list) -> None:
+        """Set all parameters from a list in :meth:`get_weights` order (shapes checked first)."""
+        if not self.built:
+            raise ValueError("set_weights: the model is not built; give the first layer an "
+                             "input_shape or call model.build((None, ...)) first")
+        weights = list(weights)
+        expected = sum(len(layer.params) for layer in self.layers)
+        if len(weights) != expected:
+            raise ValueError(f"set_weights: the model has {expected} weight arrays, "
+                             f"got {len(weights)}")
+        pos = 0
+        for layer in self.layers:  # check every shape before changing anything
+            for key in layer.weight_names():
+                w = np.asarray(weights[pos])
+                if w.shape != layer.params[key].shape:
+                    raise ValueError(f"set_weights: layer '{layer.name}' weight '{key}' expects "
+                                     f"shape {layer.params[key].shape}, got {w.shape}")
+                pos += 1
+        pos = 0
+        for layer in self.layers:
+            k = len(layer.params)
+            layer.set_weights(weights[pos:pos + k])
+            pos += k
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def summary(self, print_fn=print) -> None:
+        """Print Keras's table: layer (type), output shape, parameter count."""
+        if not self.built:
+            raise ValueError("summary: the model is not built yet; give the first layer an "
+                             "input_shape or call model.build((None, ...))")
+        rows = [(f"{layer.name} ({type(layer).__name__})",
+                 str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}")
+                for layer in self.layers]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2
+                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        total = sum(widths)
+        line = "".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"),
+                                                   widths))
+        print_fn(f'Model: "{self.name}"')
+        print_fn("_" * total)
+        print_fn(line)
+        print_fn("=" * total)
+        for i, r in enumerate(rows):
+            print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
+            print_fn(("_" if i < len(rows) - 1 else "=") * total)
+        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
+        print_fn(f"Total params: {self.count_params():,}")
+        print_fn(f"Trainable params: {trainable:,}")
+        print_fn(f"Non-trainable params: {self.count_params() - trainable:,}")
+        print_fn("_" * total)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name,
+                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
+
+
+def _positive_int(value, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)

@@ -1,0 +1,56 @@
+"""Small helpers the tutorial uses: ``to_categorical`` and ``set_random_seed``."""
+
+from __future__ import annotations
+
+import random as _py_random
+
+import numpy as np
+
+from convnet import backend
+
+_RNG = np.random.default_rng()
+
+
+def set_random_seed(seed: int) -> None:
+    """Make weight initialisation, shuffling and dropout reproducible.
+
+    Seeds convnet's own generator (used for everything convnet draws) and, for user code that
+    relies on them, Python's ``random`` and NumPy's legacy global generator.
+    """
+    global _RNG
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"set_random_seed: seed must be a non-negative integer, got {seed!r}")
+    _RNG = np.random.default_rng(int(seed))
+    _py_random.seed(int(seed))
+    np.random.seed(int(seed) % (2**32))
+
+
+def rng() -> np.random.Generator:
+    """Return convnet's random generator (reseeded by :func:`set_random_seed`)."""
+    return _RNG
+
+
+def to_categorical(y, num_classes: int | None = None, dtype: str | None = None) -> np.ndarray:
+    """One-hot encode integer class labels.
+
+    ``y`` holds integers in ``[0, num_classes)``; any shape (a trailing axis of size 1 is
+    dropped, as in Keras). Returns shape ``y.shape + (num_classes,)`` in ``dtype`` (default
+    :func:`convnet.backend.floatx`).
+    """
+    y = np.asarray(y)
+    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+        raise ValueError(f"to_categorical expects integer class labels, got dtype {y.dtype}")
+    if y.ndim > 1 and y.shape[-1] == 1:
+        y = y.reshape(y.shape[:-1])
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise ValueError(f"to_categorical: labels must be >= 0, found {int(y.min())}")
+    if num_classes is None:
+        num_classes = int(y.max()) + 1 if y.size else 0
+    num_classes = int(num_classes)
+    if y.size and y.max() >= num_classes:
+        raise ValueError(f"to_categorical: label {int(y.max())} is out of range for "
+                         f"num_classes={num_classes} (labels must be < num_classes)")
+    out = np.zeros(y.shape + (num_classes,), dtype=dtype or backend.floatx())
+    np.put_along_axis(out, y[..., None], 1, axis=-1)
+    return out
