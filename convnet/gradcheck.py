@@ -1,0 +1,254 @@
+"""Numerical gradient checks: compare a layer's hand-written backward pass with central
+differences of its forward pass.
+
+For a scalar ``L(theta)``, the central difference ``(L(theta + h) - L(theta - h)) / 2h`` approximates
+``dL/dtheta`` with error ``O(h^2)``. The checker builds ``L = sum(y * R)`` for a fixed random ``R``
+(so ``dL/dy = R``), runs ``backward(R)`` once, and compares every analytic gradient (input and
+each parameter) with the numeric one, element by element, by relative error
+``|a - n| / max(|a|, |n|, floor)``. Everything runs in float64; the dropout mask is frozen by
+re-seeding before every forward; inputs are distinct values spaced far apart so no max-pool
+window has a tie that a perturbation could flip.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convnet import backend, utils
+from convnet.layers.base import Layer
+
+
+@dataclass
+class GradientCheck:
+    """One compared array: the worst element's relative error and where it is."""
+
+    layer: str
+    param: str
+    max_rel_error: float
+    worst_index: tuple
+    analytic: float
+    numeric: float
+    checked: int
+
+    def passed(self, tolerance: float) -> bool:
+        return bool(self.max_rel_error <= tolerance)
+
+
+@dataclass
+class GradCheckResult:
+    """All compared arrays; ``passed`` is True when every one is within ``tolerance``."""
+
+    checks: list[GradientCheck] = field(default_factory=list)
+    tolerance: float = 1e-6
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed(self.tolerance) for c in self.checks)
+
+    @property
+    def worst(self) -> GradientCheck:
+        return max(self.checks, key=lambda c: c.max_rel_error)
+
+    def failures(self) -> list[GradientCheck]:
+        return [c for c in self.checks if not c.passed(self.tolerance)]
+
+    def table(self) -> str:
+        """A readable table: layer, array, max relative error, worst element, ok/FAIL."""
+        head = f"{'layer':<18}{'array':<10}{'max rel err':>13}  {'worst at':<18}{'analytic':>12}" \
+               f"{'numeric':>12}  status"
+        lines = [head, "-" * len(head)]
+        for c in self.checks:
+            status = "ok" if c.passed(self.tolerance) else "FAIL"
+            lines.append(f"{c.layer:<18}{c.param:<10}{c.max_rel_error:>13.2e}  "
+                         f"{str(c.worst_index):<18}{c.analytic:>12.4e}{c.numeric:>12.4e}  {status}")
+        lines.append(f"tolerance {self.tolerance:.0e}: "
+                     f"{'PASSED' if self.passed else 'FAILED'}")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+@contextlib.contextmanager
+def float64():
+    """Temporarily make float64 the default float type (``backend.set_floatx``)."""
+    previous = backend.floatx()
+    backend.set_floatx("float64")
+    try:
+        yield
+    finally:
+        backend.set_floatx(previous)
+
+
+def distinct_values(shape: tuple, rng: np.random.Generator, low=-1.0, high=1.0) -> np.ndarray:
+    """Random distinct values spread evenly over [low, high): no two are closer than the step."""
+    size = int(np.prod(shape))
+    return (low + (high - low) * (rng.permutation(size) + 0.5) / size).reshape(shape)
+
+
+def _to_float64(layer: Layer) -> None:
+    if layer.built and layer.dtype != "float64":
+        for key in layer.params:
+            layer.params[key] = layer.params[key].astype(np.float64)
+            layer.grads[key] = np.zeros_like(layer.params[key])
+        layer.dtype = "float64"
+
+
+class _FrozenRandomness:
+    """Re-seed every generator a forward pass may draw from, so each call draws the same mask."""
+
+    def __init__(self, layers: list[Layer], seed: int):
+        self.layers, self.seed = layers, seed
+
+    def reset(self) -> None:
+        utils._RNG = np.random.default_rng(self.seed)
+        for layer in self.layers:
+            if getattr(layer, "_rng", None) is not None:
+                layer._rng = np.random.default_rng(self.seed)
+
+    def __enter__(self):
+        self._saved = utils._RNG
+        return self
+
+    def __exit__(self, *exc):
+        utils._RNG = self._saved
+
+
+def _compare(layer_name: str, param: str, analytic: np.ndarray, numeric_at, indices,
+             floor: float) -> GradientCheck:
+    worst = (-1.0, (), 0.0, 0.0)
+    for idx in indices:
+        a = float(analytic[idx])
+        n = numeric_at(idx)
+        rel = abs(a - n) / max(abs(a), abs(n), floor)
+        if rel > worst[0]:
+            worst = (rel, tuple(int(i) for i in idx), a, n)
+    return GradientCheck(layer_name, param, worst[0], worst[1], worst[2], worst[3], len(indices))
+
+
+def _sample_indices(shape: tuple, max_elements: int | None, rng) -> list[tuple]:
+    all_idx = list(np.ndindex(*shape))
+    if max_elements is not None and len(all_idx) > max_elements:
+        pick = rng.choice(len(all_idx), size=max_elements, replace=False)
+        all_idx = [all_idx[i] for i in sorted(pick)]
+    return all_idx
+
+
+def check_layer(layer: Layer, input_shape: tuple, batch_size: int = 2, *, h: float = 1e-5,
+                tolerance: float = 1e-6, floor: float = 1e-6, max_elements: int | None = 300,
+                training: bool = True, seed: int = 0, verbose: bool = False) -> GradCheckResult:
+    """Check ``layer.backward`` against central differences, in float64.
+
+    ``input_shape`` is per sample (as Keras's ``input_shape``); a batch of ``batch_size`` samples
+    with distinct values is drawn. Checks dL/dx and every parameter (at most ``max_elements``
+    sampled elements per array). Returns a :class:`GradCheckResult`; prints its table when
+    ``verbose``.
+    """
+    rng = np.random.default_rng(seed)
+    with float64(), _FrozenRandomness([layer], seed) as frozen:
+        _to_float64(layer)
+        x = distinct_values((batch_size,) + tuple(input_shape), rng)
+        frozen.reset()
+        y = layer.forward(x, training=training)
+        r = rng.standard_normal(y.shape)
+
+        def loss() -> float:
+            frozen.reset()
+            return float(np.sum(layer.forward(x, training=training) * r))
+
+        frozen.reset()
+        layer.forward(x, training=training)
+        dx = layer.backward(r)
+        grads = {k: v.copy() for k, v in layer.grads.items()}
+
+        def numeric(array: np.ndarray):
+            def at(idx):
+                old = array[idx]
+                array[idx] = old + h
+                plus = loss()
+                array[idx] = old - h
+                minus = loss()
+                array[idx] = old
+                return (plus - minus) / (2 * h)
+            return at
+
+        result = GradCheckResult(tolerance=tolerance)
+        result.checks.append(_compare(layer.name, "input", dx, numeric(x),
+                                      _sample_indices(x.shape, max_elements, rng), floor))
+        for key, value in layer.params.items():
+            result.checks.append(_compare(layer.name, key, grads[key], numeric(value),
+                                          _sample_indices(value.shape, max_elements, rng), floor))
+    if verbose:
+        print(result.table())
+    return result
+
+
+def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, tolerance: float = 1e-6,
+                floor: float = 1e-6, max_elements: int | None = 100, seed: int = 0,
+                verbose: bool = False) -> GradCheckResult:
+    """Check a compiled model's backpropagation (loss -> every parameter and the input).
+
+    The model must have been built under float64 (``with gradcheck.float64(): ...``) or is
+    converted. Uses the model's own loss, and the fused softmax gradient when it applies, exactly
+    as ``fit`` does; no optimizer step is taken.
+    """
+    from convnet import losses
+
+    model._check_compiled("check_model")
+    rng = np.random.default_rng(seed)
+    with float64(), _FrozenRandomness(model.layers, seed) as frozen:
+        x = np.array(x, dtype=np.float64)
+        model._ensure_built(x)
+        for layer in model.layers:
+            _to_float64(layer)
+        y = np.asarray(y)
+        y = y.astype(np.float64) if y.dtype.kind == "f" else y
+
+        def forward() -> np.ndarray:
+            frozen.reset()
+            out = x
+            for layer in model.layers:
+                out = layer.forward(out, training=True)
+            return out
+
+        def loss() -> float:
+            return float(np.mean(model._loss_fn(y, forward())))
+
+        out = forward()
+        if model._fused_softmax():
+            sparse = model.loss == "sparse_categorical_crossentropy"
+            grad = model.layers[-1].backward_preactivation(
+                losses.softmax_crossentropy_gradient(y, out, sparse=sparse))
+            rest = model.layers[:-1]
+        else:
+            grad = model._loss_grad(y, out)
+            rest = model.layers
+        for layer in reversed(rest):
+            grad = layer.backward(grad)
+
+        def numeric(array: np.ndarray):
+            def at(idx):
+                old = array[idx]
+                array[idx] = old + h
+                plus = loss()
+                array[idx] = old - h
+                minus = loss()
+                array[idx] = old
+                return (plus - minus) / (2 * h)
+            return at
+
+        result = GradCheckResult(tolerance=tolerance)
+        result.checks.append(_compare("model", "input", grad, numeric(x),
+                                      _sample_indices(x.shape, max_elements, rng), floor))
+        for layer in model.layers:
+            for key, value in layer.params.items():
+                result.checks.append(_compare(layer.name, key, layer.grads[key].copy(),
+                                              numeric(value),
+                                              _sample_indices(value.shape, max_elements, rng),
+                                              floor))
+    if verbose:
+        print(result.table())
+    return result
