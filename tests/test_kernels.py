@@ -1,0 +1,112 @@
+"""The numba kernels equal their plain NumPy definitions over many shapes."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convnet.kernels import jit, reference
+
+SETTINGS = settings(max_examples=40, deadline=None)
+
+
+@st.composite
+def conv_case(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    h = draw(st.integers(kh, kh + 7))
+    w = draw(st.integers(kw, kw + 7))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 5))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    seed = draw(st.integers(0, 2**16))
+    return n, h, w, c, kh, kw, sh, sw, dtype, seed
+
+
+@SETTINGS
+@given(conv_case())
+def test_im2col_matches_reference(case):
+    n, h, w, c, kh, kw, sh, sw, dtype, seed = case
+    x = np.random.default_rng(seed).standard_normal((n, h, w, c)).astype(dtype)
+    expected = reference.im2col(x, kh, kw, sh, sw)
+    got = jit.im2col(x, kh, kw, sh, sw)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, expected)
+
+
+@SETTINGS
+@given(conv_case())
+def test_col2im_matches_reference(case):
+    n, h, w, c, kh, kw, sh, sw, dtype, seed = case
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    cols = np.random.default_rng(seed).standard_normal((n * oh * ow, kh * kw * c)).astype(dtype)
+    expected = reference.col2im(cols, (n, h, w, c), kh, kw, sh, sw)
+    got = jit.col2im(cols, (n, h, w, c), kh, kw, sh, sw)
+    # the same sums in a different order: float32 may differ in the last bit
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, expected, **tol)
+
+
+def test_col2im_is_the_adjoint_of_im2col():
+    # <im2col(x), c> == <x, col2im(c)> for all x, c: why col2im must *add* overlapping cells
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 7, 6, 3))
+    cols = rng.standard_normal(reference.im2col(x, 3, 2, 2, 1).shape)
+    lhs = np.sum(reference.im2col(x, 3, 2, 2, 1) * cols)
+    rhs = np.sum(x * reference.col2im(cols, x.shape, 3, 2, 2, 1))
+    assert np.isclose(lhs, rhs)
+
+
+def test_im2col_layout_is_the_keras_kernel_layout():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 4, 5, 2))
+    kernel = rng.standard_normal((3, 2, 2, 4))          # (kh, kw, in, out)
+    z = reference.im2col(x, 3, 2, 1, 1) @ kernel.reshape(-1, 4)
+    # direct cross-correlation for one output pixel (i=1, j=2) and filter 3
+    direct = np.sum(x[0, 1:4, 2:4, :] * kernel[:, :, :, 3])
+    assert np.isclose(z[(0 * 2 + 1) * 4 + 2, 3], direct)
+
+
+@st.composite
+def pool_case(draw):
+    ph, pw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    h, w = draw(st.integers(ph, ph + 6)), draw(st.integers(pw, pw + 6))
+    same = draw(st.booleans())
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    ties = draw(st.booleans())
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return n, h, w, c, ph, pw, sh, sw, same, ties, dtype, draw(st.integers(0, 2**16))
+
+
+def _pool_geometry(h, w, ph, pw, sh, sw, same):
+    from convnet.layers.padding import same_padding, window_output_size
+    padding = "same" if same else "valid"
+    oh, ow = window_output_size(h, ph, sh, padding), window_output_size(w, pw, sw, padding)
+    top = same_padding(h, ph, sh)[0] if same else 0
+    left = same_padding(w, pw, sw)[0] if same else 0
+    return oh, ow, top, left
+
+
+@SETTINGS
+@given(pool_case())
+def test_maxpool_matches_reference(case):
+    n, h, w, c, ph, pw, sh, sw, same, ties, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = (rng.integers(0, 3, (n, h, w, c)) if ties else rng.standard_normal((n, h, w, c)))
+    x = x.astype(dtype)
+    geom = _pool_geometry(h, w, ph, pw, sh, sw, same)
+    y_ref, arg_ref = reference.maxpool_forward(x, ph, pw, sh, sw, *geom)
+    y_jit, arg_jit = jit.maxpool_forward(x, ph, pw, sh, sw, *geom)
+    np.testing.assert_array_equal(y_jit, y_ref)
+    np.testing.assert_array_equal(arg_jit, arg_ref)   # ties: the same (first) winner
+    dy = rng.standard_normal(y_ref.shape).astype(dtype)
+    np.testing.assert_allclose(jit.maxpool_backward(dy, arg_jit, x.shape),
+                               reference.maxpool_backward(dy, arg_ref, x.shape),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_maxpool_same_padding_never_picks_padding():
+    x = -np.ones((1, 3, 3, 1))          # all negative: a zero pad would win if it were used
+    y, arg = jit.maxpool_forward(x, 2, 2, 2, 2, 2, 2, 0, 0)
+    assert y.shape == (1, 2, 2, 1)
+    np.testing.assert_array_equal(y, -1)
+    assert arg.min() >= 0 and arg.max() < 9
