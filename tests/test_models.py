@@ -268,3 +268,15 @@ def test_set_weights_checks_before_changing_anything():
         model.set_weights([w + 1 for w in bad])
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_tutorial_branch_for_channels_first_trains():
+    keras.backend.set_image_data_format("channels_first")
+    x, labels = toy_data(30)
+    x = x.transpose(0, 3, 1, 2)                       # (n, 1, 8, 8), as the tutorial reshapes
+    model = tiny_cnn(input_shape=(1, 8, 8))
+    assert model.layers[0].output_shape == (4, 6, 6)
+    model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
+    h = model.fit(x, utils.to_categorical(labels, 3), batch_size=10, epochs=3, verbose=0)
+    assert h.history["loss"][-1] < h.history["loss"][0]
+    assert model.predict(x).shape == (30, 3)
