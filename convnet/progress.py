@@ -27,7 +27,7 @@ def format_logs(logs: dict) -> str:
 
 
 class ProgressBar:
-    """Progress over ``total`` steps; call :meth:`update` after each step, :meth:`finish` at the end."""
+    """Progress over ``total`` steps: :meth:`update` after each step, :meth:`finish` at the end."""
 
     def __init__(self, total: int, width: int = 30, stream=None, interval: float = 0.1):
         self.total = total
@@ -62,5 +62,7 @@ class ProgressBar:
         per_step = elapsed / max(self.total, 1)
         line = (f"{self._bar(self.total)} - {_format_duration(elapsed)} "
                 f"{per_step * 1000:.0f}ms/step{format_logs(logs)}")
-        self.stream.write(("\r" if self.live else "") + line + (" " * 4 if self.live else "") + "\n")
+        if self.live:
+            line = "\r" + line + " " * 4
+        self.stream.write(line + "\n")
         self.stream.flush()

@@ -61,7 +61,7 @@ def main(argv=None):
         plt.subplot(3, 3, i + 1)
         plt.tight_layout()
         plt.imshow(X_train[i], cmap="gray", interpolation="none")
-        plt.title("Digit: {}".format(y_train[i]))
+        plt.title("Digit: {}".format(y_train[i]))  # noqa: UP032 (the tutorial's line)
         plt.xticks([])
         plt.yticks([])
     fig.savefig(out("digits.png"))

@@ -138,7 +138,8 @@ def test_progress_bar_redraws_live_on_a_terminal():
         bar.update(step, {"loss": 1.0 / step})
     bar.finish({"loss": 0.25})
     text = stream.getvalue()
-    assert text.count("\r") == 5 and "ETA: " in text and "1/4 [======>......................." in text
+    assert text.count("\r") == 5 and "ETA: " in text
+    assert "1/4 [======>.......................]" in text
     assert text.endswith("\n") and "4/4 [==============================]" in text
 
 
