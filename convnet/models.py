@@ -371,6 +371,28 @@ class Sequential:
         print_fn(f"Non-trainable params: {self.count_params() - trainable:,}")
         print_fn("_" * total)
 
+    # ----- Keras files (the formats live in convnet.saving) ---------------------------------
+    def to_json(self, **json_kwargs) -> str:
+        """The model's architecture as Keras JSON that tf-keras 2.x and Keras 3 both load."""
+        from convnet import saving
+        return saving.to_json(self, **json_kwargs)
+
+    def save_weights(self, filepath) -> None:
+        """Write the weights: ``x.h5`` in Keras 2's layout (both Keras load it), ``x.weights.h5``
+        in Keras 3's. Atomic: a failed write never replaces a good file."""
+        from convnet import saving
+        saving.save_weights(self, filepath)
+
+    def load_weights(self, filepath) -> None:
+        """Read Keras weights (either layout, recognised by content). On error, nothing changes."""
+        from convnet import saving
+        saving.load_weights(self, filepath)
+
+    def save(self, filepath) -> None:
+        """Write architecture and weights into one Keras-style ``.h5`` (see :func:`load_model`)."""
+        from convnet import saving
+        saving.save_model(self, filepath)
+
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name,
                 "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
@@ -381,3 +403,15 @@ def _positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def model_from_json(json_string: str, custom_objects=None) -> Sequential:
+    """Build a model from Keras JSON (tf-keras, Keras 3 or 2018 Keras 2.2 dialect)."""
+    from convnet import saving
+    return saving.model_from_json(json_string, custom_objects)
+
+
+def load_model(filepath) -> Sequential:
+    """Load a whole model saved with ``model.save`` (or Keras 2's ``model.save('x.h5')``)."""
+    from convnet import saving
+    return saving.load_model(filepath)

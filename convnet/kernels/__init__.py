@@ -3,7 +3,15 @@
 Layers import from here, so they always get the fast twins.
 """
 
-from convnet.kernels.jit import col2im, im2col, maxpool_backward, maxpool_forward
+from convnet.kernels.jit import (
+    avgpool_backward,
+    avgpool_forward,
+    col2im,
+    im2col,
+    maxpool_backward,
+    maxpool_forward,
+)
 from convnet.kernels.reference import conv_output_size
 
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "conv_output_size"]
+__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "avgpool_forward",
+           "avgpool_backward", "conv_output_size"]

@@ -116,3 +116,61 @@ def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.n
     dx = np.zeros(x_shape, dtype=dy.dtype)
     _maxpool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), dx)
     return dx
+
+
+@njit(cache=True, parallel=True)
+def _avgpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y):
+    n, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for s in prange(n):
+        for i in range(oh):
+            r0 = max(i * sh - pad_top, 0)
+            r1 = min(i * sh - pad_top + ph, h)
+            for j in range(ow):
+                q0 = max(j * sw - pad_left, 0)
+                q1 = min(j * sw - pad_left + pw, w)
+                for ch in range(c):
+                    y[s, i, j, ch] = 0
+                for r in range(r0, r1):
+                    for q in range(q0, q1):
+                        for ch in range(c):
+                            y[s, i, j, ch] += x[s, r, q, ch]
+                count = (r1 - r0) * (q1 - q0)   # real cells only: padding is not averaged in
+                for ch in range(c):
+                    y[s, i, j, ch] /= count
+
+
+def avgpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
+                    pad_top: int, pad_left: int) -> np.ndarray:
+    """Mean over windows of real cells; see the reference twin."""
+    n, _, _, c = x.shape
+    y = np.empty((n, oh, ow, c), dtype=x.dtype)
+    _avgpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, pad_top, pad_left, y)
+    return y
+
+
+@njit(cache=True, parallel=True)
+def _avgpool_backward(dy, ph, pw, sh, sw, pad_top, pad_left, dx):
+    n, h, w, c = dx.shape
+    oh, ow = dy.shape[1], dy.shape[2]
+    for s in prange(n):
+        for i in range(oh):
+            r0 = max(i * sh - pad_top, 0)
+            r1 = min(i * sh - pad_top + ph, h)
+            for j in range(ow):
+                q0 = max(j * sw - pad_left, 0)
+                q1 = min(j * sw - pad_left + pw, w)
+                count = (r1 - r0) * (q1 - q0)
+                for r in range(r0, r1):
+                    for q in range(q0, q1):
+                        for ch in range(c):
+                            # += : overlapping windows share cells
+                            dx[s, r, q, ch] += dy[s, i, j, ch] / count
+
+
+def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, sw: int,
+                     pad_top: int, pad_left: int) -> np.ndarray:
+    """Spread each window's gradient evenly over its real cells; see the reference twin."""
+    dx = np.zeros(x_shape, dtype=dy.dtype)
+    _avgpool_backward(np.ascontiguousarray(dy), ph, pw, sh, sw, pad_top, pad_left, dx)
+    return dx

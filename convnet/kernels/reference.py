@@ -87,3 +87,46 @@ def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.n
     c_idx = np.arange(c)[None, None, None, :]
     np.add.at(dx, (n_idx, argmax, c_idx), dy)
     return dx.reshape(x_shape)
+
+
+def _window_counts(h: int, w: int, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
+                   pad_top: int, pad_left: int) -> np.ndarray:
+    """How many real (unpadded) cells each window covers, shape (OH, OW)."""
+    rows = np.arange(oh) * sh - pad_top
+    cols = np.arange(ow) * sw - pad_left
+    n_rows = np.minimum(rows + ph, h) - np.maximum(rows, 0)
+    n_cols = np.minimum(cols + pw, w) - np.maximum(cols, 0)
+    return np.outer(n_rows, n_cols)
+
+
+def avgpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
+                    pad_top: int, pad_left: int) -> np.ndarray:
+    """Mean over each window of ``x`` (N, H, W, C), counting only real cells ('same' padding
+    divides by the number of cells inside the image, as Keras does)."""
+    n, h, w, c = x.shape
+    hp = max(h + pad_top, (oh - 1) * sh + ph)
+    wp = max(w + pad_left, (ow - 1) * sw + pw)
+    padded = np.zeros((n, hp, wp, c), dtype=x.dtype)
+    padded[:, pad_top:pad_top + h, pad_left:pad_left + w, :] = x
+    total = np.zeros((n, oh, ow, c), dtype=x.dtype)
+    for a in range(ph):
+        for b in range(pw):
+            total += padded[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :][:, :oh, :ow, :]
+    counts = _window_counts(h, w, ph, pw, sh, sw, oh, ow, pad_top, pad_left)
+    return total / counts[None, :, :, None].astype(x.dtype)
+
+
+def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, sw: int,
+                     pad_top: int, pad_left: int) -> np.ndarray:
+    """Each window hands its gradient out in equal shares to the real cells it averaged."""
+    n, h, w, c = x_shape
+    _, oh, ow, _ = dy.shape
+    counts = _window_counts(h, w, ph, pw, sh, sw, oh, ow, pad_top, pad_left)
+    share = dy / counts[None, :, :, None].astype(dy.dtype)
+    hp = max(h + pad_top, (oh - 1) * sh + ph)
+    wp = max(w + pad_left, (ow - 1) * sw + pw)
+    dpadded = np.zeros((n, hp, wp, c), dtype=dy.dtype)
+    for a in range(ph):
+        for b in range(pw):
+            dpadded[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :][:, :oh, :ow, :] += share
+    return dpadded[:, pad_top:pad_top + h, pad_left:pad_left + w, :]

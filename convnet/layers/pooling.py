@@ -1,27 +1,25 @@
-"""MaxPooling2D: keep the largest value of each window.
+"""Pooling: MaxPooling2D keeps the largest value of each window, AveragePooling2D its mean.
 
-Forward: ``y[n, i, j, c] = max over the window (i, j) of x[n, ., ., c]``; the position of each
-winner is remembered. Backward: the max is locally the identity on its winner and constant in
-every other cell, so each ``dy[n, i, j, c]`` goes to the winner of window (i, j) and nowhere
+Max, forward: ``y[n, i, j, c] = max over the window (i, j) of x[n, ., ., c]``; the position of
+each winner is remembered. Backward: the max is locally the identity on its winner and constant
+in every other cell, so each ``dy[n, i, j, c]`` goes to the winner of window (i, j) and nowhere
 else (summed where overlapping windows share a winner).
+
+Average, forward: ``y = (sum of the window's real cells) / (their count)``. Backward: every cell
+of the window receives ``dy / count``.
 """
 
 from __future__ import annotations
 
 from convnet import backend
-from convnet.kernels import maxpool_backward, maxpool_forward
+from convnet.kernels import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward
 from convnet.layers.base import Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
 
 
-class MaxPooling2D(Layer):
-    """Max pooling over ``pool_size`` windows moved by ``strides`` (default: ``pool_size``).
-
-    ``'same'`` padding adds ``ceil(H / stride)`` windows, the odd extra row/column at the
-    bottom/right, and padded cells never win (Keras's behaviour).
-    Kept by ``forward`` for ``backward``: ``_argmax`` (flat index of each window's winner) and
-    ``_x_shape`` (channels-last input shape).
-    """
+class _Pooling2D(Layer):
+    """Window geometry shared by the pooling layers (``strides`` default to ``pool_size``;
+    ``'same'`` gives ``ceil(H / stride)`` windows, the odd extra row/column at the bottom/right)."""
 
     def __init__(self, pool_size=(2, 2), strides=None, padding: str = "valid",
                  data_format: str | None = None, **kwargs):
@@ -57,6 +55,21 @@ class MaxPooling2D(Layer):
                              f"not fit in a {h}x{w} input with padding='valid'")
         return (c, oh, ow) if self.data_format == "channels_first" else (oh, ow, c)
 
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update({"pool_size": list(self.pool_size), "padding": self.padding,
+                       "strides": list(self.strides), "data_format": self.data_format})
+        return config
+
+
+class MaxPooling2D(_Pooling2D):
+    """Max pooling over ``pool_size`` windows moved by ``strides`` (default: ``pool_size``).
+
+    With ``'same'`` padding, padded cells never win (Keras's behaviour).
+    Kept by ``forward`` for ``backward``: ``_argmax`` (flat index of each window's winner) and
+    ``_x_shape`` (channels-last input shape).
+    """
+
     def _forward(self, x, training):
         if self.data_format == "channels_first":
             x = x.transpose(0, 2, 3, 1)
@@ -76,11 +89,35 @@ class MaxPooling2D(Layer):
             dx = dx.transpose(0, 3, 1, 2)
         return dx
 
-    def get_config(self) -> dict:
-        config = super().get_config()
-        config.update({"pool_size": list(self.pool_size), "padding": self.padding,
-                       "strides": list(self.strides), "data_format": self.data_format})
-        return config
+
+class AveragePooling2D(_Pooling2D):
+    """Average pooling over ``pool_size`` windows moved by ``strides`` (default: ``pool_size``).
+
+    With ``'same'`` padding a window at the edge averages only its real cells (divides by their
+    count, not by the window size), as Keras does. Kept by ``forward``: ``_x_shape`` and
+    ``_pads_used`` (top and left padding).
+    """
+
+    def _forward(self, x, training):
+        if self.data_format == "channels_first":
+            x = x.transpose(0, 2, 3, 1)
+        oh, ow, pad_top, pad_left = self._geometry(x.shape[1], x.shape[2])
+        self._x_shape = x.shape
+        self._pads_used = (pad_top, pad_left)
+        y = avgpool_forward(x, *self.pool_size, *self.strides, oh, ow, pad_top, pad_left)
+        if self.data_format == "channels_first":
+            y = y.transpose(0, 3, 1, 2)
+        return y
+
+    def _backward(self, dy):
+        if self.data_format == "channels_first":
+            dy = dy.transpose(0, 2, 3, 1)
+        dx = avgpool_backward(dy, self._x_shape, *self.pool_size, *self.strides,
+                              *self._pads_used)
+        if self.data_format == "channels_first":
+            dx = dx.transpose(0, 3, 1, 2)
+        return dx
 
 
 MaxPool2D = MaxPooling2D
+AvgPool2D = AveragePooling2D

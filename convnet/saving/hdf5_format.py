@@ -1,0 +1,254 @@
+"""Keras HDF5 weight files: the Keras 2 "legacy" layout and the Keras 3 ``.weights.h5`` layout.
+
+Legacy layout (``model.save_weights('x.h5')``; both tf-keras and Keras 3 load it)::
+
+    /  @layer_names = [every layer name, model order]   @backend   @keras_version
+    /<layer>/  @weight_names = ['<layer>/kernel:0', '<layer>/bias:0']  (empty for no weights)
+    /<layer>/<layer>/kernel:0, bias:0                                 (datasets)
+
+Keras 3 layout (``model.save_weights('x.weights.h5')``)::
+
+    /layers/<key>/vars/0, 1, ...       key = snake_case(class) + _n per class in model order
+    /vars                              (the model's own variables: none)
+
+Reading picks the layout from the file's *content*: a ``layer_names`` attribute (on ``/`` or on
+``/model_weights`` in a whole-model file) means legacy, a ``/layers`` group means Keras 3.
+Legacy weights go to the model's layers *by order* of layers that have weights (not by name, not
+by HDF5's alphabetical order); Keras 3 weights by class-name keys (never by layer name).
+Everything is read and checked before any weight changes, so a failed load changes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from convnet.layers.base import _snake_case
+from convnet.saving.atomic import atomic_path
+from convnet.saving.errors import CorruptFileError, FormatError, WeightsMismatchError
+from convnet.saving.json_format import PORTABLE_HEADER, to_json
+
+STR = h5py.string_dtype()
+
+
+# ----- helpers ---------------------------------------------------------------------------------
+def _text(value) -> str:
+    """An HDF5 string attribute as ``str``: variable-length (str) or fixed-length (bytes)."""
+    if isinstance(value, (bytes, np.bytes_)):
+        return bytes(value).decode("utf-8")
+    return str(value)
+
+
+def _text_list(group: h5py.Group | h5py.File, name: str) -> list[str]:
+    """A list-of-strings attribute, joining Keras's ``name0``, ``name1``, ... chunks."""
+    if name in group.attrs:
+        values = group.attrs[name]
+    else:
+        chunks = []
+        i = 0
+        while f"{name}{i}" in group.attrs:
+            chunks.extend(list(group.attrs[f"{name}{i}"]))
+            i += 1
+        values = chunks
+    return [_text(v) for v in np.atleast_1d(np.asarray(values, dtype=object)) if len(values)]
+
+
+def keras3_keys(layers) -> list[str]:
+    """Keras 3 group names: ``conv2d``, ``conv2d_1``, ``dense``, ... by class, in model order."""
+    counts: dict[str, int] = defaultdict(int)
+    keys = []
+    for layer in layers:
+        base = _snake_case(type(layer).__name__)
+        keys.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
+        counts[base] += 1
+    return keys
+
+
+def _open(path) -> h5py.File:
+    path = Path(path)
+    if not path.exists():
+        raise CorruptFileError(f"weights file not found: {path}")
+    if path.is_dir():
+        raise CorruptFileError(f"{path} is a folder, not a weights file")
+    if path.stat().st_size == 0:
+        raise CorruptFileError(f"{path} is empty (0 bytes), not an HDF5 weights file")
+    try:
+        return h5py.File(path, "r")
+    except (OSError, ValueError) as exc:
+        raise CorruptFileError(f"{path} is not a readable HDF5 file (corrupt, truncated or "
+                               f"another format): {exc}") from None
+
+
+# ----- writing ---------------------------------------------------------------------------------
+def write_legacy_group(group: h5py.Group | h5py.File, model) -> None:
+    """Write the Keras 2 legacy weight layout into ``group``."""
+    group.attrs.create("layer_names", [layer.name for layer in model.layers], dtype=STR)
+    group.attrs["backend"] = PORTABLE_HEADER["backend"]
+    group.attrs["keras_version"] = PORTABLE_HEADER["keras_version"]
+    for layer in model.layers:
+        g = group.create_group(layer.name)
+        names = [f"{layer.name}/{key}:0" for key in layer.weight_names()]
+        if names:
+            g.attrs.create("weight_names", names, dtype=STR)
+        else:
+            g.attrs["weight_names"] = np.zeros(0, dtype=np.float64)  # as Keras writes it
+        for name, value in zip(names, layer.get_weights()):
+            g.create_dataset(name, data=value)
+
+
+def write_keras3(file: h5py.File, model) -> None:
+    """Write the Keras 3 ``.weights.h5`` layout."""
+    layers_group = file.create_group("layers")
+    for key, layer in zip(keras3_keys(model.layers), model.layers):
+        v = layers_group.create_group(key).create_group("vars")
+        v.attrs["name"] = layer.name
+        for i, value in enumerate(layer.get_weights()):
+            v.create_dataset(str(i), data=value)
+    file.create_group("vars").attrs["name"] = model.name
+
+
+def save_weights(model, path: str | os.PathLike) -> None:
+    """Write weights: ``*.weights.h5`` -> Keras 3 layout, other ``.h5``/``.hdf5`` -> legacy.
+
+    The file is written to a temporary name in the same folder and renamed into place.
+    """
+    name = str(path)
+    if not model.built:
+        raise FormatError("save_weights: the model is not built yet, so it has no weights")
+    if not name.endswith((".h5", ".hdf5", ".keras.h5")):
+        raise FormatError(f"save_weights: {name!r}: use a name ending in '.h5' (Keras 2 "
+                          "layout, read by both Keras versions) or '.weights.h5' (Keras 3)")
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            if name.endswith(".weights.h5"):
+                write_keras3(f, model)
+            else:
+                write_legacy_group(f, model)
+
+
+def save_model(model, path: str | os.PathLike) -> None:
+    """Whole model in one Keras-style ``.h5``: ``model_config`` (JSON) + ``model_weights``."""
+    if not model.built:
+        raise FormatError("save: the model is not built yet")
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["model_config"] = to_json(model)
+            f.attrs["backend"] = PORTABLE_HEADER["backend"]
+            f.attrs["keras_version"] = PORTABLE_HEADER["keras_version"]
+            write_legacy_group(f.create_group("model_weights"), model)
+
+
+# ----- reading ---------------------------------------------------------------------------------
+def _read_legacy(group, model, path) -> list[tuple]:
+    saved = []
+    for name in _text_list(group, "layer_names"):
+        if name not in group:
+            raise FormatError(f"{path}: layer_names lists {name!r} but the file has no such group")
+        g = group[name]
+        weight_names = _text_list(g, "weight_names") if "weight_names" in g.attrs else []
+        if weight_names:
+            try:
+                saved.append((name, [np.asarray(g[w]) for w in weight_names]))
+            except KeyError as exc:
+                raise FormatError(f"{path}: layer {name!r} lists a weight the file lacks "
+                                  f"({exc})") from None
+    targets = [layer for layer in model.layers if layer.params]
+    if len(saved) != len(targets):
+        raise WeightsMismatchError(
+            f"{path}: the file holds weights for {len(saved)} layers "
+            f"({', '.join(n for n, _ in saved) or 'none'}) but the model has {len(targets)} "
+            f"layers with weights ({', '.join(t.name for t in targets) or 'none'})")
+    return [(layer, arrays, f"file layer {name!r}")
+            for layer, (name, arrays) in zip(targets, saved)]
+
+
+def _read_keras3(file, model, path) -> list[tuple]:
+    layers_group = file["layers"]
+    keys = keras3_keys(model.layers)
+    pairs = []
+    for key, layer in zip(keys, model.layers):
+        if key not in layers_group:
+            if layer.params:
+                raise WeightsMismatchError(f"{path}: no weights for layer {layer.name!r} (group "
+                                           f"'layers/{key}' is missing)")
+            continue
+        group = layers_group[key]
+        v = group["vars"] if "vars" in group else group
+        arrays = [np.asarray(v[str(i)]) for i in range(len(v)) if str(i) in v]
+        if len(arrays) != len(v) or (arrays and not layer.params):
+            raise WeightsMismatchError(f"{path}: group 'layers/{key}' holds {len(v)} arrays but "
+                                       f"layer {layer.name!r} ({type(layer).__name__}) has "
+                                       f"{len(layer.params)} weights")
+        if layer.params:
+            pairs.append((layer, arrays, f"file group 'layers/{key}'"))
+    extra = [k for k in layers_group if k not in keys and "vars" in layers_group[k]
+             and len(layers_group[k]["vars"])]
+    if extra:
+        raise WeightsMismatchError(f"{path}: the file has weights for layers the model lacks: "
+                                   f"{', '.join(extra)}")
+    return pairs
+
+
+def load_weights(model, path: str | os.PathLike) -> None:
+    """Read weights from a Keras HDF5 file (either layout, chosen by content) into ``model``.
+
+    Raises :class:`CorruptFileError` for unreadable files and :class:`WeightsMismatchError`
+    when the file does not fit the model; in both cases the model is left unchanged.
+    """
+    if not model.built:
+        raise FormatError("load_weights: the model is not built yet; give the first layer an "
+                          "input_shape or call model.build((None, ...)) first")
+    with _open(path) as f:
+        try:
+            if "layer_names" in f.attrs or "layer_names0" in f.attrs:
+                pairs = _read_legacy(f, model, path)
+            elif "model_weights" in f and "layer_names" in f["model_weights"].attrs:
+                pairs = _read_legacy(f["model_weights"], model, path)
+            elif "layers" in f:
+                pairs = _read_keras3(f, model, path)
+            else:
+                raise FormatError(f"{path}: not a Keras weights file (no 'layer_names' "
+                                  "attribute and no 'layers' group)")
+        except (OSError, RuntimeError, TypeError, UnicodeDecodeError) as exc:
+            raise CorruptFileError(f"{path}: damaged weights file ({exc})") from None
+    _assign(pairs)
+
+
+def _assign(pairs) -> None:
+    # check everything first, then copy: a failed load leaves the model as it was
+    for layer, arrays, source in pairs:
+        names = layer.weight_names()
+        if len(arrays) != len(names):
+            raise WeightsMismatchError(f"layer {layer.name!r} ({type(layer).__name__}) expects "
+                                       f"{len(names)} weights ({', '.join(names)}), {source} "
+                                       f"has {len(arrays)}")
+        for key, array in zip(names, arrays):
+            expected = layer.params[key].shape
+            if array.shape != expected:
+                raise WeightsMismatchError(f"layer {layer.name!r} ({type(layer).__name__}) "
+                                           f"weight '{key}': expected shape {expected}, found "
+                                           f"{array.shape} in {source}")
+            if array.dtype.kind not in "fiu":
+                raise WeightsMismatchError(f"layer {layer.name!r} weight '{key}': {source} holds "
+                                           f"non-numeric data ({array.dtype})")
+    for layer, arrays, _ in pairs:
+        layer.set_weights(arrays)
+
+
+def load_model(path: str | os.PathLike):
+    """Read a whole-model ``.h5`` (``model_config`` + ``model_weights``) written by convnet or
+    Keras 2."""
+    from convnet.saving.json_format import model_from_json
+
+    with _open(path) as f:
+        if "model_config" not in f.attrs:
+            raise FormatError(f"{path}: not a whole-model file (no 'model_config' attribute); "
+                              "for a weights-only file use model_from_json + load_weights")
+        text = _text(f.attrs["model_config"])
+    model = model_from_json(text)
+    load_weights(model, path)
+    return model

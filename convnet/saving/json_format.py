@@ -1,0 +1,245 @@
+"""Keras model JSON: writing a dialect both tf-keras 2.x and Keras 3 load, reading all three.
+
+Written (``to_json``) -- the dialect that real tf-keras 2.21 and Keras 3.15 both accept
+(see ``docs/keras_format.md``): top-level ``"module": "keras"``; ``config`` a dict with ``name``
+and ``layers``; a first ``InputLayer`` with ``batch_input_shape``; plain ``"float32"`` dtypes;
+layer entries as ``{"class_name", "config"}`` with tf-keras-style configs.
+
+Read (``model_from_json``):
+
+* tf-keras 2.x: ``InputLayer`` + ``batch_input_shape``, ``module``/``registered_name``/
+  ``build_config`` keys (ignored);
+* Keras 3: ``batch_shape``, DTypePolicy objects, ``compile_config`` (ignored);
+* Keras 2.2 (2018): ``config`` a list *or* a dict, no InputLayer, ``batch_input_shape`` on the
+  first layer, ``VarianceScaling`` initialisers.
+
+Safety: only the layer classes in ``LAYER_CLASSES`` are built; nothing named in a file is
+imported, evaluated or unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any
+
+from convnet import layers as layers_module
+from convnet.saving.errors import FormatError, UnknownLayerError
+
+# Keras class name -> convnet class. The allow-list: nothing else is ever built from a file.
+LAYER_CLASSES: dict[str, type] = {
+    "Conv2D": layers_module.Conv2D,
+    "Convolution2D": layers_module.Conv2D,
+    "MaxPooling2D": layers_module.MaxPooling2D,
+    "MaxPool2D": layers_module.MaxPooling2D,
+    "AveragePooling2D": layers_module.AveragePooling2D,
+    "AvgPool2D": layers_module.AveragePooling2D,
+    "Dense": layers_module.Dense,
+    "Dropout": layers_module.Dropout,
+    "Flatten": layers_module.Flatten,
+    "Activation": layers_module.Activation,
+}
+
+# Keys Keras writes that carry no meaning for convnet (bookkeeping, or defaults we enforce).
+_IGNORED_KEYS = {"module", "registered_name", "build_config", "trainable", "dtype",
+                 "batch_input_shape", "batch_shape", "input_shape", "quantization_config",
+                 "lora_rank", "lora_alpha", "optional", "sparse", "ragged", "autocast"}
+
+# VarianceScaling(scale, mode, distribution) -> the named initialiser it equals.
+_VARIANCE_SCALING = {
+    (1.0, "fan_avg", "uniform"): "glorot_uniform",
+    (1.0, "fan_avg", "truncated_normal"): "glorot_normal",
+    (1.0, "fan_avg", "normal"): "glorot_normal",
+    (2.0, "fan_in", "uniform"): "he_uniform",
+    (2.0, "fan_in", "truncated_normal"): "he_normal",
+    (2.0, "fan_in", "normal"): "he_normal",
+    (1.0, "fan_in", "uniform"): "lecun_uniform",
+}
+_KNOWN_INITIALIZERS = {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
+                       "LecunUniform", "Zeros", "Ones", "glorot_uniform", "glorot_normal",
+                       "he_uniform", "he_normal", "lecun_uniform", "zeros", "ones"}
+
+PORTABLE_HEADER = {"keras_version": "2.2.4", "backend": "tensorflow"}
+
+
+# ----- writing ---------------------------------------------------------------------------------
+def model_to_config(model) -> dict[str, Any]:
+    """The portable Keras description of a built Sequential model (a JSON-ready dict)."""
+    if not model.built:
+        raise FormatError("to_json: the model is not built yet; give the first layer an "
+                          "input_shape or call model.build((None, ...)) first")
+    entries: list[dict[str, Any]] = [{
+        "class_name": "InputLayer",
+        "config": {"batch_input_shape": [None, *model.input_shape],
+                   "dtype": model.layers[0].dtype, "sparse": False, "ragged": False,
+                   "name": _input_layer_name(model)},
+    }]
+    for layer in model.layers:
+        if type(layer).__name__ not in LAYER_CLASSES:
+            raise FormatError(f"to_json: layer {layer.name!r} is a {type(layer).__name__}, "
+                              "which has no Keras equivalent convnet can write")
+        config = dict(layer.get_config())
+        config.pop("batch_input_shape", None)   # the InputLayer carries the shape
+        entries.append({"class_name": type(layer).__name__, "config": _jsonable(config)})
+    return {"module": "keras", "class_name": "Sequential",
+            "config": {"name": model.name, "layers": entries}, **PORTABLE_HEADER}
+
+
+def _input_layer_name(model) -> str:
+    taken = {layer.name for layer in model.layers}
+    name, i = "input_1", 1
+    while name in taken:
+        i += 1
+        name = f"input_{i}"
+    return name
+
+
+def _jsonable(value):
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def to_json(model, **json_kwargs) -> str:
+    """``model.to_json()``: the portable dialect as text (``json.dumps`` keyword arguments pass)."""
+    return json.dumps(model_to_config(model), **json_kwargs)
+
+
+# ----- reading ---------------------------------------------------------------------------------
+def model_from_json(text: str | bytes, custom_objects: dict | None = None):
+    """Build a Sequential model from Keras JSON text (tf-keras, Keras 3 or Keras 2.2 dialect)."""
+    if custom_objects:
+        raise FormatError("model_from_json: custom_objects are not supported; convnet only "
+                          f"builds its own layers ({', '.join(sorted(LAYER_CLASSES))})")
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        raise FormatError(f"model_from_json expects JSON text, got {type(text).__name__}")
+    try:
+        description = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FormatError(f"model_from_json: not valid JSON ({exc})") from None
+    return model_from_config(description)
+
+
+def model_from_config(description: Any):
+    """Build a Sequential model from a parsed Keras model description."""
+    from convnet.models import Sequential
+
+    if not isinstance(description, dict):
+        raise FormatError(f"model description must be a JSON object, got "
+                          f"{type(description).__name__}")
+    class_name = description.get("class_name")
+    if class_name != "Sequential":
+        raise UnknownLayerError(f"model class {class_name!r} is not supported; convnet reads "
+                                "Sequential models only")
+    config = description.get("config")
+    if isinstance(config, list):              # Keras <= 2.2.2
+        entries, name, build_shape = config, "sequential", None
+    elif isinstance(config, dict):
+        entries = config.get("layers")
+        name = config.get("name") or "sequential"
+        build_shape = config.get("build_input_shape")
+    else:
+        raise FormatError("model description: 'config' must be a list of layers or a dict "
+                          f"with 'layers', got {type(config).__name__}")
+    if not isinstance(entries, list) or not entries:
+        raise FormatError("model description: no layers found under 'config'")
+    if build_shape is None and isinstance(description.get("build_config"), dict):
+        build_shape = description["build_config"].get("input_shape")
+
+    input_shape = None
+    layers = []
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+            raise FormatError(f"model description: layer entry {position} must be an object "
+                              "with 'class_name' and 'config'")
+        cls_name, cfg = entry.get("class_name"), entry["config"]
+        if cls_name == "InputLayer":
+            input_shape = _batch_shape(cfg, position)
+            continue
+        if input_shape is None and not layers:    # Keras 2.2: the shape rides on layer one
+            input_shape = _batch_shape(cfg, position, required=False)
+        layers.append(_layer_from_entry(cls_name, cfg, position))
+    if input_shape is None and build_shape is not None:
+        input_shape = _shape_list(build_shape, "build_input_shape")
+
+    model = Sequential(name=str(name))
+    for layer in layers:
+        model.add(layer)
+    if input_shape is not None:
+        model.build(tuple(input_shape))
+    return model
+
+
+def _shape_list(shape, what: str) -> list:
+    if not isinstance(shape, list) or not all(d is None or (isinstance(d, int) and d > 0)
+                                              for d in shape):
+        raise FormatError(f"model description: {what} must be a list of positive integers "
+                          f"(or null), got {shape!r}")
+    return shape
+
+
+def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None:
+    for key in ("batch_input_shape", "batch_shape"):
+        if key in cfg and cfg[key] is not None:
+            return _shape_list(cfg[key], f"layer {position} {key}")
+    if "input_shape" in cfg and cfg["input_shape"] is not None:
+        return [None, *_shape_list(list(cfg["input_shape"]), f"layer {position} input_shape")]
+    if required:
+        raise FormatError(f"model description: InputLayer (entry {position}) has no "
+                          "batch_input_shape or batch_shape")
+    return None
+
+
+def _layer_from_entry(cls_name, cfg: dict, position: int):
+    if cls_name not in LAYER_CLASSES:
+        raise UnknownLayerError(
+            f"model description: layer {position} ({cfg.get('name', '?')!r}) is of class "
+            f"{cls_name!r}, which convnet does not build; supported classes: "
+            f"{', '.join(sorted(LAYER_CLASSES))}")
+    cls = LAYER_CLASSES[cls_name]
+    kwargs: dict[str, Any] = {}
+    for key, value in cfg.items():
+        if key in _IGNORED_KEYS:
+            continue
+        if key.endswith("_initializer"):
+            value = _initializer(value, cfg.get("name"), key)
+        kwargs[key] = value
+    if "dtype" in cfg and cfg["dtype"] is not None:
+        kwargs["dtype"] = cfg["dtype"]
+    if "trainable" in cfg:
+        kwargs["trainable"] = bool(cfg["trainable"])
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise FormatError(f"model description: layer {position} ({cfg.get('name', '?')!r}, "
+                          f"{cls_name}) has arguments convnet does not know: {exc}") from None
+    except ValueError as exc:
+        raise FormatError(f"model description: layer {position} ({cls_name}): {exc}") from None
+
+
+def _initializer(spec, layer_name, key) -> str:
+    if spec is None:
+        return "zeros" if key == "bias_initializer" else "glorot_uniform"
+    if isinstance(spec, str) and spec in _KNOWN_INITIALIZERS:
+        return spec
+    if isinstance(spec, dict):
+        cls = spec.get("class_name")
+        if cls in _KNOWN_INITIALIZERS:
+            return cls
+        if cls == "VarianceScaling" and isinstance(spec.get("config"), dict):
+            c = spec["config"]
+            found = _VARIANCE_SCALING.get((float(c.get("scale", 1.0)), c.get("mode"),
+                                           c.get("distribution")))
+            if found:
+                return found
+    # Initialisers only matter before weights are loaded; keep going with Keras's default.
+    warnings.warn(f"layer {layer_name!r}: initializer {spec!r} ({key}) is not one convnet "
+                  "knows; using glorot_uniform / zeros instead (loaded weights are unaffected)",
+                  stacklevel=4)
+    return "zeros" if key == "bias_initializer" else "glorot_uniform"
