@@ -5,7 +5,15 @@ import numpy as np
 import pytest
 
 from convnet import gradcheck, losses
-from convnet.layers import Activation, Conv2D, Dense, Dropout, Flatten, MaxPooling2D
+from convnet.layers import (
+    Activation,
+    AveragePooling2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    MaxPooling2D,
+)
 from convnet.models import Sequential
 
 TOL = 1e-5  # float64 central differences: round-off alone reaches ~1e-6 on tiny gradients
@@ -28,6 +36,12 @@ LAYER_CASES = [
     ("pool_same_overlap", lambda: MaxPooling2D((3, 3), strides=2, padding="same"), (6, 5, 2)),
     ("pool_channels_first", lambda: MaxPooling2D((2, 2), data_format="channels_first"),
      (3, 4, 6)),
+    ("avgpool_valid", lambda: AveragePooling2D((2, 2)), (6, 5, 2)),
+    ("avgpool_same_odd", lambda: AveragePooling2D((2, 2), padding="same"), (5, 7, 2)),
+    ("avgpool_same_overlap", lambda: AveragePooling2D((3, 3), strides=2, padding="same"),
+     (6, 5, 2)),
+    ("avgpool_channels_first", lambda: AveragePooling2D(data_format="channels_first"),
+     (2, 4, 6)),
     ("dense_linear", lambda: Dense(5), (7,)),
     ("dense_relu", lambda: Dense(4, activation="relu"), (6,)),
     ("dense_tanh_no_bias", lambda: Dense(4, activation="tanh", use_bias=False), (5,)),

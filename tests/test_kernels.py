@@ -110,3 +110,26 @@ def test_maxpool_same_padding_never_picks_padding():
     assert y.shape == (1, 2, 2, 1)
     np.testing.assert_array_equal(y, -1)
     assert arg.min() >= 0 and arg.max() < 9
+
+
+@SETTINGS
+@given(pool_case())
+def test_avgpool_matches_reference(case):
+    n, h, w, c, ph, pw, sh, sw, same, _, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    oh, ow, top, left = _pool_geometry(h, w, ph, pw, sh, sw, same)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    y_ref = reference.avgpool_forward(x, ph, pw, sh, sw, oh, ow, top, left)
+    np.testing.assert_allclose(jit.avgpool_forward(x, ph, pw, sh, sw, oh, ow, top, left),
+                               y_ref, **tol)
+    dy = rng.standard_normal(y_ref.shape).astype(dtype)
+    np.testing.assert_allclose(jit.avgpool_backward(dy, x.shape, ph, pw, sh, sw, top, left),
+                               reference.avgpool_backward(dy, x.shape, ph, pw, sh, sw, top, left),
+                               **tol)
+
+
+def test_avgpool_same_divides_by_real_cells():
+    x = np.ones((1, 3, 3, 1))
+    y = reference.avgpool_forward(x, 2, 2, 2, 2, 2, 2, 0, 0)   # edge windows hold 2 or 1 cells
+    np.testing.assert_array_equal(y, 1.0)                       # a zero pad would give 0.5/0.25

@@ -1,0 +1,60 @@
+"""Load files written by convnet in *real* Keras and compare predictions.
+
+Run with a Python that has Keras (never a convnet dependency)::
+
+    /path/to/tf-venv/bin/python tests/keras_interop/check_with_keras.py FOLDER   # tf-keras 2.x
+    KERAS_BACKEND=torch /path/to/k3-venv/bin/python tests/keras_interop/check_with_keras.py FOLDER
+
+FOLDER holds what ``write_convnet_files.py`` wrote: ``model.json``, ``weights.h5`` (Keras 2
+layout), ``model.weights.h5`` (Keras 3 layout), ``model.h5`` (whole model), ``input.npy`` and
+``expected.npy`` (convnet's own predictions). Prints one line per check with the largest absolute
+difference and exits non-zero if any check fails (tolerance 1e-5).
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+TOLERANCE = 1e-5
+
+
+def keras_module():
+    try:
+        import tf_keras as keras  # tf-keras 2.x (Keras 2 API)
+        return keras, f"tf-keras {keras.__version__}"
+    except ImportError:
+        import keras
+        return keras, f"keras {keras.__version__} ({keras.backend.backend()} backend)"
+
+
+def main(folder: str) -> int:
+    folder = Path(folder)
+    keras, which = keras_module()
+    x = np.load(folder / "input.npy")
+    expected = np.load(folder / "expected.npy")
+    text = (folder / "model.json").read_text()
+    failures = 0
+    checks = [("model_from_json + load_weights(weights.h5)", "weights.h5"),
+              ("model_from_json + load_weights(model.weights.h5)", "model.weights.h5")]
+    for label, weights in checks:
+        model = keras.models.model_from_json(text)
+        model.load_weights(str(folder / weights))
+        diff = float(np.abs(model.predict(x, verbose=0) - expected).max())
+        ok = diff <= TOLERANCE
+        failures += not ok
+        names = [layer.name for layer in model.layers]
+        print(f"{which}: {label}: max |diff| = {diff:.3g} {'OK' if ok else 'FAIL'} "
+              f"(layers {json.dumps(names)})")
+    if "tf-keras" in which:  # Keras 3 reads legacy whole-model .h5 too, but the issue asks tf-keras
+        model = keras.models.load_model(str(folder / "model.h5"), compile=False)
+        diff = float(np.abs(model.predict(x, verbose=0) - expected).max())
+        ok = diff <= TOLERANCE
+        failures += not ok
+        print(f"{which}: load_model(model.h5): max |diff| = {diff:.3g} {'OK' if ok else 'FAIL'}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
