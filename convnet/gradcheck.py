@@ -1,10 +1,10 @@
 """Numerical gradient checks: compare a layer's hand-written backward pass with central
 differences of its forward pass.
 
-For a scalar ``L(theta)``, the central difference ``(L(theta + h) - L(theta - h)) / 2h`` approximates
-``dL/dtheta`` with error ``O(h^2)``. The checker builds ``L = sum(y * R)`` for a fixed random ``R``
-(so ``dL/dy = R``), runs ``backward(R)`` once, and compares every analytic gradient (input and
-each parameter) with the numeric one, element by element, by relative error
+For a scalar ``L(theta)``, the central difference ``(L(theta + h) - L(theta - h)) / 2h``
+approximates ``dL/dtheta`` with error ``O(h^2)``. The checker builds ``L = sum(y * R)`` for a
+fixed random ``R`` (so ``dL/dy = R``), runs ``backward(R)`` once, and compares every analytic
+gradient (input and each parameter) with the numeric one, element by element, by relative error
 ``|a - n| / max(|a|, |n|, floor)``. Everything runs in float64; the dropout mask is frozen by
 re-seeding before every forward; inputs are distinct values spaced far apart so no max-pool
 window has a tie that a perturbation could flip.
