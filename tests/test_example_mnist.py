@@ -29,6 +29,10 @@ def test_tutorial_script_with_limit(tmp_path):
     assert accuracy > 0.5   # 1,500 images, one epoch: well above chance (0.1)
     for name in ("digits.png", "curves.png"):
         assert (tmp_path / name).stat().st_size > 5000
+    assert "Saved model to disk" in out
+    assert "predictions on 1000 test images match" in out
+    assert (tmp_path / "model_digit.h5").stat().st_size > 4_000_000   # 1.2 M float32 weights
+    assert '"class_name": "Sequential"' in (tmp_path / "model_digit.json").read_text()
 
 
 def test_bad_flags_fail_with_a_message(tmp_path):

@@ -1,0 +1,43 @@
+"""Optional: real Keras loads convnet's files and predicts the same (skips without Keras).
+
+CI does not install Keras. To run these, point CONVNET_KERAS_PYTHONS at interpreters that have
+Keras (os.pathsep-separated), e.g. a tf-keras venv and a Keras 3 venv::
+
+    CONVNET_KERAS_PYTHONS=/venvs/tf/bin/python:/venvs/k3/bin/python python -m pytest \
+        tests/test_keras_interop.py
+
+(a Keras 3 interpreter runs with KERAS_BACKEND=torch unless KERAS_BACKEND is already set).
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent / "keras_interop"
+ROOT = Path(__file__).resolve().parents[1]
+PYTHONS = [p for p in os.environ.get("CONVNET_KERAS_PYTHONS", "").split(os.pathsep) if p]
+
+
+@pytest.fixture(scope="module", params=["tutorial", "variants"])
+def convnet_files(request, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(request.param)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    subprocess.run([sys.executable, str(HERE / "write_convnet_files.py"), str(folder),
+                    "--model", request.param], check=True, env=env, capture_output=True)
+    return folder
+
+
+@pytest.mark.skipif(not PYTHONS, reason="set CONVNET_KERAS_PYTHONS to interpreters with Keras")
+@pytest.mark.parametrize("python", PYTHONS)
+def test_real_keras_loads_convnet_files(python, convnet_files):
+    env = dict(os.environ)
+    env.setdefault("KERAS_BACKEND", "torch")
+    env.pop("PYTHONPATH", None)
+    result = subprocess.run([python, str(HERE / "check_with_keras.py"), str(convnet_files)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    report = [line for line in result.stdout.splitlines() if "max |diff|" in line]
+    assert result.returncode == 0 and report, result.stdout + result.stderr
+    assert all(line.split("OK")[0] for line in report) and not any("FAIL" in r for r in report)
