@@ -120,15 +120,17 @@ class Sequential:
             out = layer.forward(out, training=True)
         results = self._scores(y, out)
         sparse = self.loss == "sparse_categorical_crossentropy"
+        first = self.layers[0]   # nobody needs dL/dx of the model's input: skip computing it
         if self._fused_softmax():
             grad = losses.softmax_crossentropy_gradient(y, out, sparse=sparse)
-            grad = self.layers[-1].backward_preactivation(grad)
+            grad = self.layers[-1].backward_preactivation(
+                grad, input_gradient=self.layers[-1] is not first)
             rest = self.layers[:-1]
         else:
             grad = self._loss_grad(y, out)
             rest = self.layers
         for layer in reversed(rest):
-            grad = layer.backward(grad)
+            grad = layer.backward(grad, input_gradient=layer is not first)
         self.optimizer.apply_gradients(self._trainable_triples())
         return results
 

@@ -1,6 +1,7 @@
 """The numba kernels equal their plain NumPy definitions over many shapes."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -133,3 +134,18 @@ def test_avgpool_same_divides_by_real_cells():
     x = np.ones((1, 3, 3, 1))
     y = reference.avgpool_forward(x, 2, 2, 2, 2, 2, 2, 0, 0)   # edge windows hold 2 or 1 cells
     np.testing.assert_array_equal(y, 1.0)                       # a zero pad would give 0.5/0.25
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adadelta_update_matches_reference(dtype):
+    rng = np.random.default_rng(4)
+    shape = (37, 5)
+    p, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    a, d = rng.uniform(0, 1, shape).astype(dtype), rng.uniform(0, 1, shape).astype(dtype)
+    ref = [arr.copy() for arr in (p, g, a, d)]
+    reference.adadelta_update(*ref, 1.0, 0.95, 1e-7)
+    jit.adadelta_update(p, g, a, d, 1.0, 0.95, 1e-7)
+    # float32: the same formula, rounded in a different order
+    tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13)
+    for got, want in zip((p, a, d), (ref[0], ref[2], ref[3])):
+        np.testing.assert_allclose(got, want, **tol)

@@ -264,3 +264,18 @@ def test_custom_layer_follows_the_protocol():
     assert layer.name == "double"
     np.testing.assert_array_equal(layer.forward(np.ones((1, 2))), [[2, 2]])
     np.testing.assert_array_equal(layer.backward(np.ones((1, 2))), [[2, 2]])
+
+
+@pytest.mark.parametrize("make,shape", [(lambda: Conv2D(3, 3), (5, 5, 2)),
+                                        (lambda: Dense(3), (4,))])
+def test_input_gradient_can_be_skipped_without_changing_parameter_gradients(make, shape):
+    layer = make()
+    x = _x(2, *shape)
+    dy = _x(*layer.forward(x, training=True).shape, seed=5)
+    dx = layer.backward(dy)
+    full = {k: v.copy() for k, v in layer.grads.items()}
+    assert dx.shape == x.shape
+    assert layer.backward(dy, input_gradient=False) is None
+    for k in full:
+        np.testing.assert_array_equal(layer.grads[k], full[k])
+    assert layer.backward(dy).shape == x.shape   # the next call computes dx again

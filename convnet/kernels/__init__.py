@@ -4,6 +4,7 @@ Layers import from here, so they always get the fast twins.
 """
 
 from convnet.kernels.jit import (
+    adadelta_update,
     avgpool_backward,
     avgpool_forward,
     col2im,
@@ -13,5 +14,5 @@ from convnet.kernels.jit import (
 )
 from convnet.kernels.reference import conv_output_size
 
-__all__ = ["im2col", "col2im", "maxpool_forward", "maxpool_backward", "avgpool_forward",
-           "avgpool_backward", "conv_output_size"]
+__all__ = ["adadelta_update", "im2col", "col2im", "maxpool_forward", "maxpool_backward",
+           "avgpool_forward", "avgpool_backward", "conv_output_size"]

@@ -174,3 +174,27 @@ def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, 
     dx = np.zeros(x_shape, dtype=dy.dtype)
     _avgpool_backward(np.ascontiguousarray(dy), ph, pw, sh, sw, pad_top, pad_left, dx)
     return dx
+
+
+@njit(cache=True, parallel=True)
+def _adadelta_update(p, g, a, d, lr, rho, eps):
+    # one pass over memory instead of NumPy's eight; each element is independent, so the
+    # parallel loop cannot race and gives the same result on any number of threads
+    for i in prange(p.size):
+        gi = g[i]
+        ai = rho * a[i] + (1 - rho) * gi * gi
+        u = gi * np.sqrt(d[i] + eps) / np.sqrt(ai + eps)
+        a[i] = ai
+        p[i] -= lr * u
+        d[i] = rho * d[i] + (1 - rho) * u * u
+
+
+def adadelta_update(p: np.ndarray, g: np.ndarray, a: np.ndarray, d: np.ndarray,
+                    lr: float, rho: float, eps: float) -> None:
+    """One Adadelta step in place; see the reference twin. Arrays must be contiguous."""
+    for arr in (p, g, a, d):
+        if not arr.flags.c_contiguous:
+            raise ValueError("adadelta_update needs C-contiguous arrays")
+    t = p.dtype.type
+    _adadelta_update(p.reshape(-1), g.reshape(-1), a.reshape(-1), d.reshape(-1),
+                     t(lr), t(rho), t(eps))

@@ -130,3 +130,18 @@ def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, 
         for b in range(pw):
             dpadded[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :][:, :oh, :ow, :] += share
     return dpadded[:, pad_top:pad_top + h, pad_left:pad_left + w, :]
+
+
+def adadelta_update(p: np.ndarray, g: np.ndarray, a: np.ndarray, d: np.ndarray,
+                    lr: float, rho: float, eps: float) -> None:
+    """One Adadelta step, in place on ``p`` (parameter), ``a`` and ``d`` (accumulators).
+
+    ``a = rho a + (1 - rho) g^2``; ``u = g sqrt(d + eps) / sqrt(a + eps)``; ``p -= lr u``;
+    ``d = rho d + (1 - rho) u^2`` (Zeiler 2012, as Keras 2.2 wrote it).
+    """
+    a *= rho
+    a += (1 - rho) * g * g
+    update = g * np.sqrt(d + eps) / np.sqrt(a + eps)
+    p -= lr * update
+    d *= rho
+    d += (1 - rho) * update * update

@@ -109,9 +109,14 @@ class Layer:
         self._last_output_shape = tuple(y.shape)
         return y
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
-        """Given dL/dy, return dL/dx and overwrite ``grads``. Needs a ``forward`` first."""
+    def backward(self, dy: np.ndarray, input_gradient: bool = True) -> np.ndarray | None:
+        """Given dL/dy, return dL/dx and overwrite ``grads``. Needs a ``forward`` first.
+
+        ``input_gradient=False`` says nobody needs dL/dx (the model's first layer): layers that
+        can skip that work (Conv2D, Dense) then return ``None``.
+        """
         dy = self._check_output_grad(dy)
+        self._want_input_gradient = bool(input_gradient)
         return self._backward(dy)
 
     # ----- serialisation --------------------------------------------------------------------
@@ -213,30 +218,34 @@ class Layer:
         return dy
 
     _last_output_shape: tuple = ()
+    _want_input_gradient: bool = True
 
 
 class ActivationMixin:
     """For layers that end in an activation: ``y = f(z)``.
 
-    Keeps ``z`` (pre-activation) and ``y`` (output) from the forward pass. ``backward(dy)`` first
-    turns dL/dy into dL/dz; ``backward_preactivation(dz)`` starts from dL/dz directly, which the
-    model uses when softmax + cross-entropy fuse into ``dL/dz = (p - y) / batch``.
+    Keeps the output ``y`` from the forward pass (every activation's derivative is a function of
+    ``y``). ``backward(dy)`` first turns dL/dy into dL/dz; ``backward_preactivation(dz)`` starts
+    from dL/dz directly, which the model uses when softmax + cross-entropy fuse into
+    ``dL/dz = (p - y) / batch``.
     """
 
     def _set_activation(self, activation) -> None:
         self.activation, self._act_forward, self._act_backward = activations.get(activation)
 
-    def _activate(self, z: np.ndarray) -> np.ndarray:
-        self._z = z
-        self._y = self._act_forward(z)
+    def _activate(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """``y = f(z)``; with ``overwrite`` (z is the layer's own scratch array) y reuses z."""
+        self._y = self._act_forward(z, out=z if overwrite else None)
         return self._y
 
     def _activation_grad(self, dy: np.ndarray) -> np.ndarray:
-        return self._act_backward(dy, self._z, self._y)
+        return self._act_backward(dy, self._y)
 
-    def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:
+    def backward_preactivation(self, dz: np.ndarray,
+                               input_gradient: bool = True) -> np.ndarray | None:
         """Backward pass starting from dL/dz (the gradient before the activation)."""
         dz = self._check_output_grad(dz)
+        self._want_input_gradient = bool(input_gradient)
         return self._backward_linear(dz)
 
     def _backward(self, dy: np.ndarray) -> np.ndarray:

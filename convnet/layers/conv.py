@@ -32,7 +32,7 @@ class Conv2D(ActivationMixin, Layer):
     ``(KH, KW, C, filters)``, bias ``(filters,)``.
 
     Kept by ``forward`` for ``backward``: ``_cols`` (the im2col matrix), ``_padded_shape``,
-    ``_z`` (pre-activation) and ``_y`` (output), both channels-last.
+    ``_y`` (output, channels-last).
     """
 
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
@@ -119,7 +119,7 @@ class Conv2D(ActivationMixin, Layer):
             z += self.params["bias"]
         oh = (x.shape[1] - kh) // sh + 1
         ow = (x.shape[2] - kw) // sw + 1
-        y = self._activate(z.reshape(n, oh, ow, self.filters))
+        y = self._activate(z.reshape(n, oh, ow, self.filters), overwrite=True)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)                      # NHWC -> NCHW
         return y
@@ -129,8 +129,9 @@ class Conv2D(ActivationMixin, Layer):
             dy = dy.transpose(0, 2, 3, 1)
         return self._backward_linear(self._activation_grad(dy))
 
-    def backward_preactivation(self, dz: np.ndarray) -> np.ndarray:
+    def backward_preactivation(self, dz: np.ndarray, input_gradient: bool = True):
         dz = self._check_output_grad(dz)
+        self._want_input_gradient = bool(input_gradient)
         if self.data_format == "channels_first":
             dz = dz.transpose(0, 2, 3, 1)
         return self._backward_linear(dz)
@@ -141,6 +142,8 @@ class Conv2D(ActivationMixin, Layer):
         self.grads["kernel"][...] = (self._cols.T @ dz).reshape(self.params["kernel"].shape)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0)
+        if not self._want_input_gradient:
+            return None    # first layer of a model: dL/dx would be thrown away
         dcols = dz @ self.params["kernel"].reshape(-1, self.filters).T
         dx = col2im(dcols, self._padded_shape, kh, kw, *self.strides)
         pt, pb, pl, pr = self._pad

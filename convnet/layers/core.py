@@ -16,7 +16,7 @@ class Dense(ActivationMixin, Layer):
 
         dW = x.T @ dz      db = dz.sum(axis=0)      dx = dz @ W.T
 
-    Kept by ``forward`` for ``backward``: ``_x`` (input, 2-D), ``_z`` and ``_y``.
+    Kept by ``forward`` for ``backward``: ``_x`` (input, 2-D) and ``_y`` (output).
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
@@ -61,7 +61,7 @@ class Dense(ActivationMixin, Layer):
         z = self._x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        return self._activate(z).reshape(x.shape[:-1] + (self.units,))
+        return self._activate(z, overwrite=True).reshape(x.shape[:-1] + (self.units,))
 
     def _backward(self, dy):
         return self._backward_linear(self._activation_grad(dy.reshape(-1, self.units)))
@@ -71,6 +71,8 @@ class Dense(ActivationMixin, Layer):
         self.grads["kernel"][...] = self._x.T @ dz
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0)
+        if not self._want_input_gradient:
+            return None    # first layer of a model: dL/dx would be thrown away
         return (dz @ self.params["kernel"].T).reshape(self._x_shape)
 
     def get_config(self) -> dict:
@@ -131,9 +133,9 @@ class Dropout(Layer):
     """Inverted dropout: during training each value is zeroed with probability ``rate`` and the
     survivors are scaled by ``1 / (1 - rate)``, so inference needs no change (identity).
 
-    Forward (training): ``y = x * mask`` with ``mask = (u >= rate) / (1 - rate)``, ``u ~ U[0, 1)``.
-    Backward: ``dx = dy * mask`` (the same mask). Kept by ``forward``: ``_mask`` (``None`` when the
-    last forward was at inference).
+    Forward (training): ``y = x * mask / (1 - rate)`` with ``mask = (u >= rate)``,
+    ``u ~ U[0, 1)``. Backward: ``dx = dy * mask / (1 - rate)`` (the same mask). Kept by
+    ``forward``: ``_mask`` (booleans; ``None`` when the last forward was at inference).
     """
 
     def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
@@ -160,11 +162,18 @@ class Dropout(Layer):
             return x
         rng = self._rng if self._rng is not None else utils.rng()
         keep = rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
-        self._mask = (keep >= self.rate).astype(x.dtype) / x.dtype.type(1.0 - self.rate)
-        return x * self._mask
+        self._mask = keep >= self.rate                  # True = kept
+        self._scale = x.dtype.type(1.0 / (1.0 - self.rate))
+        y = x * self._mask
+        y *= self._scale
+        return y
 
     def _backward(self, dy):
-        return dy if self._mask is None else dy * self._mask
+        if self._mask is None:
+            return dy
+        dx = dy * self._mask
+        dx *= self._scale
+        return dx
 
     def get_config(self) -> dict:
         config = super().get_config()
