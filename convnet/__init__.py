@@ -23,8 +23,9 @@ from convnet import (
     optimizers,
     utils,
 )
+from convnet.profiling import profile
 
 __version__ = "0.1.0"
 
 __all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "utils", "__version__"]
+           "metrics", "models", "optimizers", "utils", "profile", "__version__"]

@@ -82,3 +82,45 @@ class CallbackList:
             for cb in self.callbacks:
                 getattr(cb, hook)(*args, **kwargs)
         return call
+
+
+class GradientStats(Callback):
+    """Records, per epoch, each layer's mean gradient norm and the fraction of dead ReLUs.
+
+    After every training batch it reads each trainable layer's ``grads`` (the batch's gradient)
+    and, for layers with a relu activation, the fraction of units that were zero for every sample
+    of the batch. ``norms[layer/param]`` and ``dead_relu[layer]`` hold one value per epoch (the
+    mean over that epoch's batches). Draw them with :func:`convnet.visualize.plot_gradient_stats`.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.norms: dict[str, list[float]] = {}
+        self.dead_relu: dict[str, list[float]] = {}
+        self.epochs: list[int] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._sums: dict[str, float] = {}
+        self._dead: dict[str, float] = {}
+        self._batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        import numpy as np
+
+        self._batches += 1
+        for layer in self.model.layers:
+            for key, grad in layer.grads.items():
+                name = f"{layer.name}/{key}"
+                self._sums[name] = self._sums.get(name, 0.0) + float(np.linalg.norm(grad))
+            if getattr(layer, "activation", None) == "relu" and getattr(layer, "_y", None) \
+                    is not None:
+                never_active = ~(layer._y > 0).any(axis=0)     # per unit, over the batch
+                self._dead[layer.name] = self._dead.get(layer.name, 0.0) + \
+                    float(never_active.mean())
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(epoch)
+        for name, total in self._sums.items():
+            self.norms.setdefault(name, []).append(total / max(self._batches, 1))
+        for name, total in self._dead.items():
+            self.dead_relu.setdefault(name, []).append(total / max(self._batches, 1))

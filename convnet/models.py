@@ -347,8 +347,15 @@ class Sequential:
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
-    def summary(self, print_fn=print) -> None:
-        """Print Keras's table: layer (type), output shape, parameter count."""
+    def summary(self, print_fn=print, profile: bool = False, x=None) -> None:
+        """Print Keras's table: layer (type), output shape, parameter count.
+
+        ``profile=True`` adds FLOPs, measured milliseconds and buffer sizes per layer (see
+        :func:`convnet.profiling.profile`; ``x`` is an optional sample batch)."""
+        if profile:
+            from convnet import profiling
+            print_fn(profiling.profile(self, x, verbose=False).table())
+            return
         if not self.built:
             raise ValueError("summary: the model is not built yet; give the first layer an "
                              "input_shape or call model.build((None, ...))")

@@ -29,15 +29,15 @@ def keras_module():
         return keras, f"keras {keras.__version__} ({keras.backend.backend()} backend)"
 
 
-def main(folder: str) -> int:
+def main(folder: str, json_name: str = "model.json", weights: list | None = None) -> int:
     folder = Path(folder)
     keras, which = keras_module()
     x = np.load(folder / "input.npy")
     expected = np.load(folder / "expected.npy")
-    text = (folder / "model.json").read_text()
+    text = (folder / json_name).read_text()
     failures = 0
-    checks = [("model_from_json + load_weights(weights.h5)", "weights.h5"),
-              ("model_from_json + load_weights(model.weights.h5)", "model.weights.h5")]
+    weights = weights or ["weights.h5", "model.weights.h5"]
+    checks = [(f"model_from_json({json_name}) + load_weights({w})", w) for w in weights]
     for label, weights in checks:
         model = keras.models.model_from_json(text)
         model.load_weights(str(folder / weights))
@@ -47,7 +47,7 @@ def main(folder: str) -> int:
         names = [layer.name for layer in model.layers]
         print(f"{which}: {label}: max |diff| = {diff:.3g} {'OK' if ok else 'FAIL'} "
               f"(layers {json.dumps(names)})")
-    if "tf-keras" in which:  # Keras 3 reads legacy whole-model .h5 too, but the issue asks tf-keras
+    if "tf-keras" in which and (folder / "model.h5").exists():
         model = keras.models.load_model(str(folder / "model.h5"), compile=False)
         diff = float(np.abs(model.predict(x, verbose=0) - expected).max())
         ok = diff <= TOLERANCE
@@ -57,4 +57,7 @@ def main(folder: str) -> int:
 
 
 if __name__ == "__main__":
+    # check_with_keras.py FOLDER [JSON WEIGHTS]: e.g. FOLDER model_digit.json model_digit.h5
+    if len(sys.argv) == 4:
+        sys.exit(main(sys.argv[1], sys.argv[2], [sys.argv[3]]))
     sys.exit(main(sys.argv[1]))

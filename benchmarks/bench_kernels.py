@@ -1,0 +1,70 @@
+"""Per-kernel micro-benchmarks: numba kernels against their NumPy reference twins, and the
+GEMMs of the tutorial's conv2 layer (the floor that im2col + BLAS cannot go under).
+
+    python benchmarks/bench_kernels.py
+
+Shapes are those of one training batch (128) of the tutorial model. Median of repeated calls.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from convnet.kernels import jit, reference  # noqa: E402
+
+
+def median_ms(fn, repeats: int = 7) -> float:
+    fn()  # warm up (and compile)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    n = 128
+    x1 = rng.random((n, 28, 28, 1), dtype=np.float32)          # conv1 input
+    x2 = rng.random((n, 26, 26, 32), dtype=np.float32)         # conv2 input
+    cols2 = jit.im2col(x2, 3, 3, 1, 1)                          # (73728, 288)
+    y2 = rng.random((n, 24, 24, 64), dtype=np.float32)         # conv2 output (pool input)
+    _, arg = jit.maxpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)
+    dy_pool = rng.random((n, 12, 12, 64), dtype=np.float32)
+    w2 = rng.random((288, 64), dtype=np.float32)
+    dz2 = rng.random((n * 24 * 24, 64), dtype=np.float32)
+    p = rng.random(9216 * 128, dtype=np.float32)
+    g, a, d = (rng.random(p.shape, dtype=np.float32) for _ in range(3))
+
+    cases = [
+        ("im2col conv1 (128,28,28,1)", lambda m: m.im2col(x1, 3, 3, 1, 1)),
+        ("im2col conv2 (128,26,26,32)", lambda m: m.im2col(x2, 3, 3, 1, 1)),
+        ("col2im conv2", lambda m: m.col2im(cols2, x2.shape, 3, 3, 1, 1)),
+        ("maxpool fwd (128,24,24,64)", lambda m: m.maxpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)),
+        ("maxpool bwd", lambda m: m.maxpool_backward(dy_pool, arg, y2.shape)),
+        ("avgpool fwd (128,24,24,64)", lambda m: m.avgpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)),
+        ("adadelta 1.18M params", lambda m: m.adadelta_update(p, g, a, d, 1.0, 0.95, 1e-7)),
+    ]
+    print(f"{'kernel':<30}{'numba ms':>10}{'NumPy ref ms':>14}{'speed-up':>10}")
+    for name, call in cases:
+        fast = median_ms(lambda call=call: call(jit))
+        slow = median_ms(lambda call=call: call(reference), repeats=3)
+        print(f"{name:<30}{fast:>10.2f}{slow:>14.2f}{slow / fast:>9.1f}x")
+    flop = 2 * cols2.shape[0] * 288 * 64
+    print(f"\nconv2 GEMMs, {flop / 1e9:.2f} GFLOP each:")
+    for name, fn in [("forward  cols @ K", lambda: cols2 @ w2),
+                     ("kernel   cols.T @ dZ", lambda: cols2.T @ dz2),
+                     ("input    dZ @ K.T", lambda: dz2 @ w2.T)]:
+        ms = median_ms(fn)
+        print(f"  {name:<24}{ms:8.2f} ms  {flop / ms / 1e6:6.0f} GFLOPS")
+
+
+if __name__ == "__main__":
+    main()

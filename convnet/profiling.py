@@ -1,0 +1,168 @@
+"""Where the time and the arithmetic go, layer by layer.
+
+``profile(model)`` (or ``model.summary(profile=True)``) prints, per layer: output shape,
+parameters, forward and backward FLOPs per sample, measured forward/backward milliseconds for a
+batch, and the bytes of the im2col buffer a convolution builds; then totals. The first call of a
+model pays for numba compilation (or for loading the compiled code from the cache); that time
+is measured and shown apart.
+
+FLOPs count multiply-adds of the matrix products as 2 each (the usual convention); bias adds,
+activations, pooling and dropout are memory-bound and counted as 0. Backward is two products per
+layer (dL/dW and dL/dx), except the model's first layer, whose dL/dx is never computed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from convnet import losses
+from convnet.layers.conv import Conv2D
+from convnet.layers.core import Dense
+
+
+@dataclass
+class LayerProfile:
+    name: str
+    kind: str
+    output_shape: tuple
+    params: int
+    forward_flops: int      # per sample
+    backward_flops: int     # per sample
+    forward_ms: float       # per batch
+    backward_ms: float      # per batch
+    buffer_bytes: int       # im2col matrix per batch
+
+
+@dataclass
+class Profile:
+    batch_size: int
+    layers: list[LayerProfile] = field(default_factory=list)
+    first_call_s: float = 0.0
+    step_ms: float = 0.0
+
+    @property
+    def training_flops(self) -> int:
+        """FLOPs of one training sample (forward + backward)."""
+        return sum(p.forward_flops + p.backward_flops for p in self.layers)
+
+    def share(self, name: str) -> float:
+        """Fraction of the training FLOPs spent in layer ``name``."""
+        p = next(p for p in self.layers if p.name == name)
+        return (p.forward_flops + p.backward_flops) / max(self.training_flops, 1)
+
+    def table(self) -> str:
+        head = (f"{'layer':<32}{'output shape':<20}{'params':>10}{'fwd MFLOP':>11}"
+                f"{'bwd MFLOP':>11}{'fwd ms':>9}{'bwd ms':>9}{'im2col MB':>11}")
+        lines = [f"profile: batch {self.batch_size}, FLOPs per sample, ms per batch", head,
+                 "-" * len(head)]
+        for p in self.layers:
+            lines.append(f"{p.name + ' (' + p.kind + ')':<32}{str(p.output_shape):<20}"
+                         f"{p.params:>10,}{p.forward_flops / 1e6:>11.3f}"
+                         f"{p.backward_flops / 1e6:>11.3f}{p.forward_ms:>9.2f}"
+                         f"{p.backward_ms:>9.2f}{p.buffer_bytes / 2**20:>11.1f}")
+        fwd = sum(p.forward_flops for p in self.layers) / 1e6
+        bwd = sum(p.backward_flops for p in self.layers) / 1e6
+        lines.append("-" * len(head))
+        lines.append(f"{'total':<52}{sum(p.params for p in self.layers):>10,}{fwd:>11.3f}"
+                     f"{bwd:>11.3f}{sum(p.forward_ms for p in self.layers):>9.2f}"
+                     f"{sum(p.backward_ms for p in self.layers):>9.2f}"
+                     f"{sum(p.buffer_bytes for p in self.layers) / 2**20:>11.1f}")
+        lines.append(f"training: {self.training_flops / 1e6:.1f} MFLOP per sample; one full "
+                     f"step (with the optimizer) {self.step_ms:.1f} ms per batch")
+        lines.append(f"first call (numba compile or cache load): {self.first_call_s:.2f} s, "
+                     "not included above")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def layer_flops(layer, first: bool) -> tuple[int, int, int]:
+    """(forward FLOPs, backward FLOPs, im2col bytes) for one sample / one batch buffer unit."""
+    out = layer.output_shape
+    if isinstance(layer, Conv2D):
+        kh, kw = layer.kernel_size
+        c = layer.params["kernel"].shape[2]
+        if layer.data_format == "channels_first":
+            f, oh, ow = out
+        else:
+            oh, ow, f = out
+        macs = oh * ow * kh * kw * c * f
+        cols = oh * ow * kh * kw * c * np.dtype(layer.dtype).itemsize
+        return 2 * macs, (2 if not first else 1) * 2 * macs, cols
+    if isinstance(layer, Dense):
+        rows = int(np.prod(out[:-1])) if len(out) > 1 else 1
+        macs = rows * layer.params["kernel"].size
+        return 2 * macs, (2 if not first else 1) * 2 * macs, 0
+    return 0, 0, 0
+
+
+def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
+            verbose: bool = True) -> Profile:
+    """Measure every layer of ``model`` on a batch (random data of the model's input shape when
+    ``x`` is not given) and count its FLOPs. Prints the table when ``verbose``."""
+    if not model.built:
+        if x is None:
+            raise ValueError("profile: the model is not built; pass x or give the first layer "
+                             "an input_shape")
+        model.build((None,) + tuple(np.asarray(x).shape[1:]))
+    rng = np.random.default_rng(0)
+    if x is None:
+        x = rng.uniform(0, 1, (batch_size,) + tuple(model.input_shape)).astype("float32")
+    x = np.asarray(x)[:batch_size]
+    out_shape = tuple(model.layers[-1].output_shape)
+    if y is None:
+        y = np.eye(out_shape[-1], dtype="float32")[rng.integers(0, out_shape[-1], len(x))]
+    y = np.asarray(y)[:len(x)]
+
+    def step() -> list[tuple[float, float]]:
+        times = []
+        out = x
+        for layer in model.layers:
+            t = time.perf_counter()
+            out = layer.forward(out, training=True)
+            times.append([time.perf_counter() - t, 0.0])
+        grad = None
+        for i in reversed(range(len(model.layers))):
+            layer = model.layers[i]
+            t = time.perf_counter()
+            if grad is None:
+                if getattr(layer, "activation", None) == "softmax":
+                    grad = layer.backward_preactivation(
+                        losses.softmax_crossentropy_gradient(y, out), input_gradient=i > 0)
+                else:
+                    grad = layer.backward(losses.categorical_crossentropy_gradient(y, out),
+                                          input_gradient=i > 0)
+            else:
+                grad = layer.backward(grad, input_gradient=i > 0)
+            times[i][1] = time.perf_counter() - t
+        return times
+
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    runs = np.array([step() for _ in range(repeats)])          # (repeats, layers, 2)
+    med = np.median(runs, axis=0) * 1000
+    first_call = max(first - float(runs[0].sum()), 0.0)
+    if model.optimizer is not None:
+        state = {k: {n: a.copy() for n, a in v.items()} for k, v in model.optimizer.state.items()}
+        weights = model.get_weights()
+        t = time.perf_counter()
+        model._train_step(x, y)
+        step_ms = (time.perf_counter() - t) * 1000
+        model.set_weights(weights)           # profiling must not train the model
+        model.optimizer.state = state
+    else:
+        step_ms = float(med.sum())
+    result = Profile(batch_size=len(x), first_call_s=first_call, step_ms=step_ms)
+    for i, layer in enumerate(model.layers):
+        fwd, bwd, cols = layer_flops(layer, first=i == 0)
+        result.layers.append(LayerProfile(
+            layer.name, type(layer).__name__, (None,) + tuple(layer.output_shape),
+            layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]), cols * len(x)))
+    if verbose:
+        print(result.table())
+    return result
