@@ -90,16 +90,21 @@ class GradientStats(Callback):
     After every training batch it reads each trainable layer's ``grads`` (the batch's gradient)
     and, for layers with a relu activation, the fraction of units that were zero for every sample
     of the batch. ``norms[layer/param]`` and ``dead_relu[layer]`` hold one value per epoch (the
-    mean over that epoch's batches). Draw them with :func:`convnet.visualize.plot_gradient_stats`.
+    mean over that epoch's batches); ``batch_norms`` and ``batch_dead_relu`` hold every batch's
+    value. Draw them with :func:`convnet.visualize.plot_gradient_stats`.
     """
 
     def __init__(self):
         super().__init__()
         self.norms: dict[str, list[float]] = {}
         self.dead_relu: dict[str, list[float]] = {}
+        self.batch_norms: dict[str, list[float]] = {}
+        self.batch_dead_relu: dict[str, list[float]] = {}
         self.epochs: list[int] = []
+        self.epoch_starts: list[int] = []   # index of each epoch's first batch
 
     def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_starts.append(sum(1 for _ in next(iter(self.batch_norms.values()), [])))
         self._sums: dict[str, float] = {}
         self._dead: dict[str, float] = {}
         self._batches = 0
@@ -111,12 +116,15 @@ class GradientStats(Callback):
         for layer in self.model.layers:
             for key, grad in layer.grads.items():
                 name = f"{layer.name}/{key}"
-                self._sums[name] = self._sums.get(name, 0.0) + float(np.linalg.norm(grad))
+                norm = float(np.linalg.norm(grad))
+                self._sums[name] = self._sums.get(name, 0.0) + norm
+                self.batch_norms.setdefault(name, []).append(norm)
             if getattr(layer, "activation", None) == "relu" and getattr(layer, "_y", None) \
                     is not None:
                 never_active = ~(layer._y > 0).any(axis=0)     # per unit, over the batch
-                self._dead[layer.name] = self._dead.get(layer.name, 0.0) + \
-                    float(never_active.mean())
+                dead = float(never_active.mean())
+                self._dead[layer.name] = self._dead.get(layer.name, 0.0) + dead
+                self.batch_dead_relu.setdefault(layer.name, []).append(dead)
 
     def on_epoch_end(self, epoch, logs=None):
         self.epochs.append(epoch)

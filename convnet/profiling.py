@@ -148,13 +148,14 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     med = np.median(runs, axis=0) * 1000
     first_call = max(first - float(runs[0].sum()), 0.0)
     if model.optimizer is not None:
-        state = {k: {n: a.copy() for n, a in v.items()} for k, v in model.optimizer.state.items()}
-        weights = model.get_weights()
+        opt = model.optimizer
+        state = {k: {n: a.copy() for n, a in v.items()} for k, v in opt.state.items()}
+        iterations, weights = opt.iterations, model.get_weights()
         t = time.perf_counter()
         model._train_step(x, y)
         step_ms = (time.perf_counter() - t) * 1000
         model.set_weights(weights)           # profiling must not train the model
-        model.optimizer.state = state
+        opt.state, opt.iterations = state, iterations
     else:
         step_ms = float(med.sum())
     result = Profile(batch_size=len(x), first_call_s=first_call, step_ms=step_ms)

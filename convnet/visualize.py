@@ -156,7 +156,9 @@ def input_gradients(model, image, label: int) -> list[tuple]:
 def plot_gradients(model, image, label: int, path=None):
     """Where the network "looks": |dL/dA| summed over channels for the input and every image-
     shaped activation, for one digit and its true label."""
-    grads = [(layer, g) for layer, g in input_gradients(model, image, label) if g.ndim == 3]
+    # dropout, flatten and activation layers pass the gradient on unchanged at inference: skip
+    grads = [(layer, g) for layer, g in input_gradients(model, image, label)
+             if g.ndim == 3 and type(layer).__name__ not in ("Dropout", "Flatten", "Activation")]
     fig = plt.figure(figsize=(2.4 * (len(grads) + 1), 2.8))
     ax = fig.add_subplot(1, len(grads) + 1, 1)
     ax.imshow(_as_image(image), cmap="gray")
@@ -224,22 +226,23 @@ def plot_misclassified(model, x, y, path=None, count: int = 9):
 
 
 def plot_gradient_stats(stats, path=None):
-    """Two panels from a :class:`convnet.callbacks.GradientStats`: mean gradient norm per
-    parameter (log scale) and fraction of dead ReLU units per layer, by epoch."""
-    fig = plt.figure(figsize=(7, 6))
-    epochs = [e + 1 for e in stats.epochs]
-    ax = fig.add_subplot(2, 1, 1)
-    for name, values in stats.norms.items():
-        ax.plot(epochs, values, marker="o", label=name)
-    ax.set_yscale("log")
-    ax.set_title("mean gradient norm per batch")
-    ax.set_xlabel("epoch")
-    ax.legend(fontsize=7)
-    ax = fig.add_subplot(2, 1, 2)
-    for name, values in stats.dead_relu.items():
-        ax.plot(epochs, values, marker="o", label=name)
-    ax.set_ylim(0, 1)
-    ax.set_title("fraction of ReLU units inactive on a whole batch")
-    ax.set_xlabel("epoch")
-    ax.legend(fontsize=7)
+    """Two panels from a :class:`convnet.callbacks.GradientStats`, batch by batch: gradient norm
+    per parameter (log scale) and fraction of ReLU units silent on the whole batch; dotted lines
+    mark where epochs begin."""
+    fig = plt.figure(figsize=(8, 6))
+    panels = [(stats.batch_norms, "gradient norm per batch", True),
+              (stats.batch_dead_relu, "fraction of ReLU units inactive on a whole batch", False)]
+    for row, (series, title, log) in enumerate(panels):
+        ax = fig.add_subplot(2, 1, row + 1)
+        for name, values in series.items():
+            ax.plot(range(1, len(values) + 1), values, label=name, linewidth=1)
+        for start in stats.epoch_starts[1:]:
+            ax.axvline(start + 0.5, color="gray", linestyle=":")
+        if log:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, 1)
+        ax.set_title(title)
+        ax.set_xlabel("training batch")
+        ax.legend(fontsize=7, ncol=2)
     return _finish(fig, path)
