@@ -22,12 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import convnet as keras  # noqa: E402
+import convnet as keras  # noqa: E402  (first: it tunes the thread pools before NumPy starts)
+import numpy as np  # noqa: E402
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
 from convnet.models import Sequential  # noqa: E402
 

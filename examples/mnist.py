@@ -14,12 +14,13 @@ import os
 import sys
 import time
 
-import matplotlib
+import convnet as keras  # first: it tunes the thread pools before NumPy starts them
+
+import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")  # write PNG files; no screen needed
 import matplotlib.pyplot as plt  # noqa: E402
 
-import convnet as keras  # noqa: E402
 from convnet import backend as k  # noqa: E402
 from convnet.datasets import mnist  # noqa: E402
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402

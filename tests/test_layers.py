@@ -279,3 +279,21 @@ def test_input_gradient_can_be_skipped_without_changing_parameter_gradients(make
     for k in full:
         np.testing.assert_array_equal(layer.grads[k], full[k])
     assert layer.backward(dy).shape == x.shape   # the next call computes dx again
+
+
+def test_conv_large_batches_are_done_in_chunks_with_the_same_result():
+    x = _x(7, 6, 6, 3)
+    whole = Conv2D(4, 3, padding="same", activation="relu")
+    y_whole = whole.forward(x, training=True)
+    dy = _x(*y_whole.shape, seed=9)
+    dx_whole = whole.backward(dy)
+    chunked = Conv2D(4, 3, padding="same", activation="relu")
+    chunked.CHUNK = 3                        # 7 samples -> blocks of 3, 3, 1
+    chunked.build((6, 6, 3))
+    chunked.set_weights(whole.get_weights())
+    np.testing.assert_allclose(chunked.forward(x), y_whole, rtol=1e-6)
+    np.testing.assert_allclose(chunked.backward(dy), dx_whole, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(chunked.grads["kernel"], whole.grads["kernel"], rtol=1e-5)
+    y_first = chunked.forward(x[:2]).copy()  # buffers are reused: earlier outputs stay intact
+    chunked.forward(x[2:4])
+    np.testing.assert_array_equal(y_first, chunked.forward(x[:2]))

@@ -31,13 +31,15 @@ def _im2col(x, kh, kw, sh, sw, cols):
                             cols[row, base + ch] = x[s, i * sh + a, j * sw + b, ch]
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
+           out: np.ndarray | None = None) -> np.ndarray:
     """Unfold windows into rows; see :func:`convnet.kernels.reference.im2col`."""
     n, h, w, c = x.shape
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
-    cols = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, cols)
-    return cols
+    if out is None:
+        out = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, out)
+    return out
 
 
 @njit(cache=True, parallel=True)

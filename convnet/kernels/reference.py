@@ -22,20 +22,24 @@ def conv_output_size(size: int, k: int, stride: int) -> int:
     return (size - k) // stride + 1
 
 
-def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
+           out: np.ndarray | None = None) -> np.ndarray:
     """Unfold every ``kh x kw`` window of ``x`` (N, H, W, C) into a row.
 
     Returns ``cols`` of shape ``(N*OH*OW, KH*KW*C)`` with
-    ``cols[(n*OH + i)*OW + j, (a*KW + b)*C + c] = x[n, i*sh + a, j*sw + b, c]``.
+    ``cols[(n*OH + i)*OW + j, (a*KW + b)*C + c] = x[n, i*sh + a, j*sw + b, c]``
+    (written into ``out`` when given: a reused buffer saves allocating it every batch).
     """
     n, h, w, c = x.shape
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
-    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    if out is None:
+        out = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
+    cols = out.reshape(n, oh, ow, kh, kw, c)
     for a in range(kh):
         for b in range(kw):
             # every output pixel's (a, b) cell, for all pixels at once
             cols[:, :, :, a, b, :] = x[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :]
-    return cols.reshape(n * oh * ow, kh * kw * c)
+    return out
 
 
 def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:

@@ -31,8 +31,8 @@ class Conv2D(ActivationMixin, Layer):
     transposed to channels-last at the layer's edges). Kernel in Keras's layout
     ``(KH, KW, C, filters)``, bias ``(filters,)``.
 
-    Kept by ``forward`` for ``backward``: ``_cols`` (the im2col matrix), ``_padded_shape``,
-    ``_y`` (output, channels-last).
+    Kept by ``forward`` for ``backward``: ``_cols`` (the im2col matrix), ``_x_padded`` (the
+    padded input) and ``_y`` (output, channels-last).
     """
 
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
@@ -109,20 +109,40 @@ class Conv2D(ActivationMixin, Layer):
         (pt, pb), (pl, pr) = self._pads(h, w)
         if pt or pb or pl or pr:
             x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-        self._padded_shape = x.shape
+        self._x_padded = x
         self._pad = (pt, pb, pl, pr)
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        self._cols = im2col(x, kh, kw, sh, sw)               # (N*OH*OW, KH*KW*C)
-        kernel = self.params["kernel"].reshape(-1, self.filters)
-        z = self._cols @ kernel                              # (N*OH*OW, F)
-        if self.use_bias:
-            z += self.params["bias"]
         oh = (x.shape[1] - kh) // sh + 1
         ow = (x.shape[2] - kw) // sw + 1
+        kernel = self.params["kernel"].reshape(-1, self.filters)     # (KH*KW*C, F)
+        z = np.empty((n * oh * ow, self.filters), dtype=self.dtype)
+        # Z = cols @ K, where cols (N*OH*OW, KH*KW*C) holds one window per row. Large batches
+        # are done CHUNK samples at a time, so the im2col matrix stays a bounded, reused buffer.
+        rows = oh * ow
+        for start in range(0, n, self.CHUNK):
+            stop = min(start + self.CHUNK, n)
+            cols = im2col(x[start:stop], kh, kw, sh, sw,
+                          out=self._buffer("cols", ((stop - start) * rows, kernel.shape[0])))
+            np.matmul(cols, kernel, out=z[start * rows:stop * rows])
+        self._cols = cols if n <= self.CHUNK else None       # backward rebuilds it otherwise
+        if self.use_bias:
+            z += self.params["bias"]
         y = self._activate(z.reshape(n, oh, ow, self.filters), overwrite=True)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)                      # NHWC -> NCHW
         return y
+
+    CHUNK = 128   # samples per im2col block (128 x 24x24 x 288 floats = 85 MB for conv2)
+
+    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """A scratch array kept between batches: allocating ~100 MB afresh every batch costs as
+        much as the im2col itself (the OS hands out new pages one fault at a time)."""
+        buffers = self.__dict__.setdefault("_buffers", {})
+        size = int(np.prod(shape))
+        buf = buffers.get(name)
+        if buf is None or buf.size < size or buf.dtype != self.dtype:
+            buf = buffers[name] = np.empty(size, dtype=self.dtype)
+        return buf[:size].reshape(shape)
 
     def _backward(self, dy: np.ndarray) -> np.ndarray:
         if self.data_format == "channels_first":
@@ -138,14 +158,18 @@ class Conv2D(ActivationMixin, Layer):
 
     def _backward_linear(self, dz: np.ndarray) -> np.ndarray:
         dz = dz.reshape(-1, self.filters)                    # (N*OH*OW, F)
-        kh, kw = self.kernel_size
-        self.grads["kernel"][...] = (self._cols.T @ dz).reshape(self.params["kernel"].shape)
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        cols = self._cols
+        if cols is None:   # the forward pass was a large inference batch: unfold again
+            cols = im2col(self._x_padded, kh, kw, sh, sw)
+        self.grads["kernel"][...] = (cols.T @ dz).reshape(self.params["kernel"].shape)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0)
         if not self._want_input_gradient:
             return None    # first layer of a model: dL/dx would be thrown away
-        dcols = dz @ self.params["kernel"].reshape(-1, self.filters).T
-        dx = col2im(dcols, self._padded_shape, kh, kw, *self.strides)
+        kernel_t = np.ascontiguousarray(self.params["kernel"].reshape(-1, self.filters).T)
+        dcols = np.matmul(dz, kernel_t, out=self._buffer("dcols", (dz.shape[0], kernel_t.shape[1])))
+        dx = col2im(dcols, self._x_padded.shape, kh, kw, sh, sw)
         pt, pb, pl, pr = self._pad
         dx = dx[:, pt:dx.shape[1] - pb, pl:dx.shape[2] - pr, :]   # drop the padding's gradient
         if self.data_format == "channels_first":
