@@ -132,3 +132,73 @@ class GradientStats(Callback):
             self.norms.setdefault(name, []).append(total / max(self._batches, 1))
         for name, total in self._dead.items():
             self.dead_relu.setdefault(name, []).append(total / max(self._batches, 1))
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after every epoch (or only when ``monitor`` improves), as Keras does.
+
+    ``filepath`` may contain ``{epoch}`` and log keys, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.h5"``.
+    ``save_weights_only`` writes ``save_weights`` files, otherwise whole-model ``save`` files.
+    ``mode`` is ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy-like names). Every write is
+    atomic: a crash never leaves a half-written checkpoint.
+    """
+
+    def __init__(self, filepath, monitor: str = "val_loss", verbose: int = 0,
+                 save_best_only: bool = False, save_weights_only: bool = False,
+                 mode: str = "auto"):
+        super().__init__()
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"ModelCheckpoint: mode must be 'auto', 'min' or 'max', got {mode!r}")
+        self.filepath = str(filepath)
+        self.monitor, self.verbose = monitor, verbose
+        self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
+        if mode == "auto":
+            mode = "max" if "acc" in monitor else "min"
+        self.mode = mode
+        self.best: float | None = None
+
+    def _improved(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with "
+                             f"epoch and the logs {sorted(logs)} ({exc})") from None
+        if self.save_best_only:
+            if self.monitor not in logs:
+                raise KeyError(f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs "
+                               f"{sorted(logs)}; pass validation data or monitor 'loss'")
+            value = float(logs[self.monitor])
+            if not self._improved(value):
+                return
+            self.best = value
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: saved {path}")
+
+
+class ResumableCheckpoint(Callback):
+    """After every epoch, write a checkpoint to resume from after a crash: weights, optimizer
+    state (e.g. Adadelta's accumulators), the epoch count and the random state.
+
+        model.fit(x, y, epochs=10, callbacks=[ResumableCheckpoint("run.h5")])   # interrupted
+        done = model.load_checkpoint("run.h5")          # in a new process, same model + compile
+        model.fit(x, y, epochs=10, initial_epoch=done, callbacks=[ResumableCheckpoint("run.h5")])
+
+    gives the same weights as one uninterrupted run with the same seed.
+    """
+
+    def __init__(self, filepath):
+        super().__init__()
+        self.filepath = filepath
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.save_checkpoint(self.filepath, epoch + 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,8 @@ class Sequential:
         self.loss = None
         self.metrics_names: list[str] = []
         self.stop_training = False
+        self.stop_reason: str | None = None
+        self.nonfinite: str | None = None
         self.history: callbacks_module.History | None = None
         for layer in layers or []:
             self.add(layer)
@@ -109,16 +112,31 @@ class Sequential:
         return getattr(self.layers[-1], "activation", None) == "softmax"
 
     def train_on_batch(self, x, y) -> list[float]:
-        """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch."""
+        """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch.
+
+        A non-finite loss or gradient skips the update (weights unchanged) with a warning."""
         self._check_compiled("train_on_batch")
         x, y = self._check_xy(x, y, "train_on_batch")
-        return self._train_step(x, y)
+        results = self._train_step(x, y)
+        if self.nonfinite is not None:
+            warnings.warn(f"train_on_batch: {self.nonfinite}; the weights were not updated",
+                          RuntimeWarning, stacklevel=2)
+        return results
 
     def _train_step(self, x: np.ndarray, y: np.ndarray) -> list[float]:
+        # NaN/inf in data or weights is reported once, clearly, below -- not as NumPy warnings
+        with np.errstate(invalid="ignore", over="ignore"):
+            return self._train_step_unchecked(x, y)
+
+    def _train_step_unchecked(self, x: np.ndarray, y: np.ndarray) -> list[float]:
         out = x
         for layer in self.layers:
             out = layer.forward(out, training=True)
         results = self._scores(y, out)
+        self.nonfinite = None
+        if not np.isfinite(results[0]):
+            self.nonfinite = f"the loss is {results[0]}"
+            return results          # no update: the weights stay the last good ones
         sparse = self.loss == "sparse_categorical_crossentropy"
         first = self.layers[0]   # nobody needs dL/dx of the model's input: skip computing it
         if self._fused_softmax():
@@ -131,8 +149,23 @@ class Sequential:
             rest = self.layers
         for layer in reversed(rest):
             grad = layer.backward(grad, input_gradient=layer is not first)
+        for name, _, g in self._trainable_triples():
+            if not np.isfinite(np.sum(g)):          # NaN/inf anywhere makes the sum non-finite
+                self.nonfinite = f"the gradient of {name} is not finite"
+                return results
         self.optimizer.apply_gradients(self._trainable_triples())
         return results
+
+    def _stop_on_nonfinite(self, epoch: int, step: int, bar) -> None:
+        """TerminateOnNaN, always on: stop, keep the weights from before the bad batch."""
+        message = (f"Epoch {epoch + 1}, batch {step + 1}: {self.nonfinite}; training stopped. "
+                   "The model keeps the weights from before this batch (lower the learning "
+                   "rate, or check the data for NaN/inf values).")
+        if bar is not None and bar.live:
+            print()
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        self.stop_training = True
+        self.stop_reason = message
 
     def _trainable_triples(self):
         for layer in self.layers:
@@ -181,6 +214,7 @@ class Sequential:
         cbs = callbacks_module.CallbackList([history] + list(callbacks or []), self)
         self.history = history
         self.stop_training = False
+        self.stop_reason = None
         n = len(x)
         steps = -(-n // batch_size)
         cbs.on_train_begin()
@@ -199,12 +233,17 @@ class Sequential:
                     idx = np.sort(idx)  # same batch, friendlier memory access
                 cbs.on_train_batch_begin(step)
                 scores = self._train_step(x[idx], y[idx])
+                if self.nonfinite is not None:
+                    self._stop_on_nonfinite(epoch, step, bar)
+                    break
                 totals += np.asarray(scores) * len(idx)
                 seen += len(idx)
                 logs = dict(zip(self.metrics_names, totals / seen))
                 cbs.on_train_batch_end(step, logs)
                 if bar is not None:
                     bar.update(step + 1, logs)
+            if self.nonfinite is not None:
+                break
             logs = dict(zip(self.metrics_names, (totals / seen).tolist()))
             if validation_data is not None:
                 val = self.evaluate(*validation_data, batch_size=max(batch_size, 256), verbose=0)
@@ -401,6 +440,16 @@ class Sequential:
         """Write architecture and weights into one Keras-style ``.h5`` (see :func:`load_model`)."""
         from convnet import saving
         saving.save_model(self, filepath)
+
+    def save_checkpoint(self, filepath, epochs_done: int) -> None:
+        """Write weights, optimizer state, epoch count and random state (to resume training)."""
+        from convnet import saving
+        saving.save_checkpoint(self, filepath, epochs_done)
+
+    def load_checkpoint(self, filepath) -> int:
+        """Restore a :meth:`save_checkpoint` file; returns the epochs done (``initial_epoch``)."""
+        from convnet import saving
+        return saving.load_checkpoint(self, filepath)
 
     def get_config(self) -> dict[str, Any]:
         return {"name": self.name,
