@@ -137,7 +137,8 @@ class GradientStats(Callback):
 class ModelCheckpoint(Callback):
     """Save the model after every epoch (or only when ``monitor`` improves), as Keras does.
 
-    ``filepath`` may contain ``{epoch}`` and log keys, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.h5"``.
+    ``filepath`` may contain ``{epoch}`` and log keys, e.g.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.h5"``.
     ``save_weights_only`` writes ``save_weights`` files, otherwise whole-model ``save`` files.
     ``mode`` is ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy-like names). Every write is
     atomic: a crash never leaves a half-written checkpoint.

@@ -154,7 +154,8 @@ x = rng.uniform(0, 1, (96, 12, 12, 1)).astype("float32")
 y = keras.utils.to_categorical(rng.integers(0, 4, 96), 4)
 m.fit(x, y, batch_size=32, epochs=2, verbose=0)
 import numba
-print(numba.get_num_threads(), hashlib.sha256(b"".join(w.tobytes() for w in m.get_weights())).hexdigest())
+digest = hashlib.sha256(b"".join(w.tobytes() for w in m.get_weights())).hexdigest()
+print(numba.get_num_threads(), digest)
 """
 
 

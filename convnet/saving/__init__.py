@@ -11,5 +11,5 @@ from convnet.saving.hdf5_format import load_model, load_weights, save_model, sav
 from convnet.saving.json_format import model_from_config, model_from_json, to_json
 
 __all__ = ["to_json", "model_from_json", "model_from_config", "save_weights", "load_weights",
-           "save_model", "load_model", "save_checkpoint", "load_checkpoint", "FormatError", "UnknownLayerError",
-           "WeightsMismatchError", "CorruptFileError"]
+           "save_model", "load_model", "save_checkpoint", "load_checkpoint", "FormatError",
+           "UnknownLayerError", "WeightsMismatchError", "CorruptFileError"]
