@@ -178,3 +178,47 @@ def test_warnings_are_not_raised_on_a_normal_run():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         small_cnn().fit(x, y, epochs=1, verbose=0)
+
+
+_USE_A_KERNEL = """
+import sys, warnings
+sys.path.insert(0, {pkg!r})
+warnings.simplefilter("always")
+import numpy as np
+from convnet.kernels import jit
+x = np.arange(2 * 5 * 5, dtype="float32").reshape(2, 5, 5, 1)
+print(jit.im2col(x, 3, 3, 1, 1).shape)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not Path("/usr/bin/setpriv").exists(),
+                    reason="needs root and setpriv to run as an unprivileged user")
+def test_read_only_install_still_works_with_one_warning():
+    import shutil
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="convnet-ro-", dir="/tmp"))   # reachable by 'nobody'
+    try:
+        base.chmod(0o755)
+        install = base / "site"
+        shutil.copytree(ROOT / "convnet", install / "convnet",
+                        ignore=shutil.ignore_patterns("__pycache__", "data"))
+        for path in [install, *install.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        scratch = base / "tmp"
+        scratch.mkdir()
+        scratch.chmod(0o777)
+        env = {"PATH": os.environ["PATH"], "HOME": str(base / "no-home"), "TMPDIR": str(scratch)}
+        out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              sys.executable, "-c", _USE_A_KERNEL.format(pkg=str(install))],
+                             capture_output=True, text=True, env=env, timeout=300, cwd=base)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == "(18, 9)"
+        assert out.stderr.count("is read-only; numba caches the compiled kernels in") == 1
+        assert str(install) in out.stderr
+        assert list(scratch.glob("convnet-numba-65534/*"))        # the cache went there
+    finally:
+        for path in base.rglob("*"):
+            if path.is_dir():
+                path.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)

@@ -9,10 +9,47 @@ compilation. With ``NUMBA_DISABLE_JIT=1`` these run as plain (slow) Python, for 
 
 from __future__ import annotations
 
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numba
 import numpy as np
 from numba import njit, prange
 
 from convnet.kernels.reference import conv_output_size
+
+
+def _writable(folder: Path) -> bool:
+    probe = folder if folder.exists() else folder.parent
+    return os.access(probe, os.W_OK)
+
+
+def _ensure_cache_dir() -> None:
+    """numba caches compiled kernels in ``__pycache__`` next to this file. In a read-only install
+    (and no numba cache dir of the user's) fall back to a writable folder, with one warning,
+    instead of failing at the first kernel call."""
+    if os.environ.get("NUMBA_CACHE_DIR") or _writable(Path(__file__).parent / "__pycache__"):
+        return
+    for candidate in (Path.home() / ".cache" / "convnet-numba",
+                      Path(tempfile.gettempdir()) / f"convnet-numba-{os.getuid()}"):
+        try:
+            candidate.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            continue
+        if _writable(candidate):
+            numba.config.CACHE_DIR = str(candidate)
+            warnings.warn(f"convnet: {Path(__file__).parent} is read-only; numba caches the "
+                          f"compiled kernels in {candidate} instead", RuntimeWarning,
+                          stacklevel=2)
+            return
+    warnings.warn("convnet: no writable folder for numba's cache; kernels are compiled again in "
+                  "every process (set NUMBA_CACHE_DIR to a writable folder)", RuntimeWarning,
+                  stacklevel=2)
+
+
+_ensure_cache_dir()
 
 
 @njit(cache=True, parallel=True)

@@ -27,9 +27,9 @@ from convnet.saving.errors import FormatError
 from convnet.saving.hdf5_format import (
     PORTABLE_HEADER,
     _assign,
-    _open,
     _read_legacy,
     _text,
+    reading,
     write_legacy_group,
 )
 from convnet.saving.json_format import to_json
@@ -75,7 +75,7 @@ def load_checkpoint(model, path: str | os.PathLike) -> int:
     if model.optimizer is None:
         raise FormatError("load_checkpoint: compile the model first (with the same optimizer "
                           "class as the checkpoint)")
-    with _open(path) as f:
+    with reading(path) as f:
         if "convnet_optimizer" not in f or "convnet_training" not in f:
             raise FormatError(f"{path}: not a convnet training checkpoint (no optimizer state); "
                               "for a weights file use load_weights")

@@ -20,6 +20,7 @@ Everything is read and checked before any weight changes, so a failed load chang
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -202,20 +203,35 @@ def load_weights(model, path: str | os.PathLike) -> None:
     if not model.built:
         raise FormatError("load_weights: the model is not built yet; give the first layer an "
                           "input_shape or call model.build((None, ...)) first")
-    with _open(path) as f:
-        try:
-            if "layer_names" in f.attrs or "layer_names0" in f.attrs:
-                pairs = _read_legacy(f, model, path)
-            elif "model_weights" in f and "layer_names" in f["model_weights"].attrs:
-                pairs = _read_legacy(f["model_weights"], model, path)
-            elif "layers" in f:
-                pairs = _read_keras3(f, model, path)
-            else:
-                raise FormatError(f"{path}: not a Keras weights file (no 'layer_names' "
-                                  "attribute and no 'layers' group)")
-        except (OSError, RuntimeError, TypeError, UnicodeDecodeError) as exc:
-            raise CorruptFileError(f"{path}: damaged weights file ({exc})") from None
+    with reading(path) as f:
+        if "layer_names" in f.attrs or "layer_names0" in f.attrs:
+            pairs = _read_legacy(f, model, path)
+        elif "model_weights" in f and "layer_names" in f["model_weights"].attrs:
+            pairs = _read_legacy(f["model_weights"], model, path)
+        elif "layers" in f:
+            pairs = _read_keras3(f, model, path)
+        else:
+            raise FormatError(f"{path}: not a Keras weights file (no 'layer_names' "
+                              "attribute and no 'layers' group)")
     _assign(pairs)
+
+
+@contextlib.contextmanager
+def reading(path):
+    """Open an HDF5 file for reading; any low-level failure while reading it (h5py raises
+    KeyError, RuntimeError, ... on damaged metadata) becomes a CorruptFileError naming it."""
+    f = _open(path)
+    try:
+        yield f
+    except (FormatError, CorruptFileError):
+        raise
+    except Exception as exc:  # noqa: BLE001 -- a damaged file can fail in many ways
+        raise CorruptFileError(f"{path}: damaged file ({type(exc).__name__}: {exc})") from None
+    finally:
+        try:
+            f.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def _assign(pairs) -> None:
@@ -244,7 +260,7 @@ def load_model(path: str | os.PathLike):
     Keras 2."""
     from convnet.saving.json_format import model_from_json
 
-    with _open(path) as f:
+    with reading(path) as f:
         if "model_config" not in f.attrs:
             raise FormatError(f"{path}: not a whole-model file (no 'model_config' attribute); "
                               "for a weights-only file use model_from_json + load_weights")
