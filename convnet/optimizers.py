@@ -111,11 +111,103 @@ class SGD(Optimizer):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
-_OPTIMIZERS = {"adadelta": Adadelta, "sgd": SGD}
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011), tf-keras 2.x formulation and defaults::
+
+        acc = acc + g**2                       (acc starts at initial_accumulator_value)
+        p   = p - learning_rate * g / sqrt(acc + epsilon)
+    """
+
+    def __init__(self, learning_rate: float = 0.001, initial_accumulator_value: float = 0.1,
+                 epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+
+    def _update(self, name, value, grad):
+        per_param = self.state.setdefault("accumulator", {})
+        if name not in per_param:
+            per_param[name] = np.full_like(value, self.initial_accumulator_value)
+        acc = per_param[name]
+        acc += grad * grad
+        value -= self.learning_rate * grad / np.sqrt(acc + self.epsilon)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "initial_accumulator_value":
+                self.initial_accumulator_value, "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton's lecture 6e), tf-keras 2.x formulation and defaults::
+
+        v = rho * v + (1 - rho) * g**2
+        p = p - learning_rate * g / (sqrt(v) + epsilon)          (momentum = 0)
+        m = momentum * m + learning_rate * g / (sqrt(v) + epsilon);  p = p - m   (momentum > 0)
+    """
+
+    def __init__(self, learning_rate: float = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        if not 0.0 <= float(rho) < 1.0:
+            raise ValueError(f"RMSprop: rho must be in [0, 1), got {rho!r}")
+        if not 0.0 <= float(momentum) <= 1.0:
+            raise ValueError(f"RMSprop: momentum must be in [0, 1], got {momentum!r}")
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+
+    def _update(self, name, value, grad):
+        v = self._slot("velocity", name, value)
+        v *= self.rho
+        v += (1 - self.rho) * grad * grad
+        step = self.learning_rate * grad / (np.sqrt(v) + self.epsilon)
+        if self.momentum > 0:
+            m = self._slot("momentum", name, value)
+            m *= self.momentum
+            m += step
+            step = m
+        value -= step
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2014), tf-keras 2.x formulation and defaults. At step ``t`` (1, 2, ...)::
+
+        m = m + (1 - beta_1) * (g - m)
+        v = v + (1 - beta_2) * (g**2 - v)
+        p = p - learning_rate * sqrt(1 - beta_2**t) / (1 - beta_1**t) * m / (sqrt(v) + epsilon)
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        for what, b in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= float(b) < 1.0:
+                raise ValueError(f"Adam: {what} must be in [0, 1), got {b!r}")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+
+    def _update(self, name, value, grad):
+        m = self._slot("m", name, value)
+        v = self._slot("v", name, value)
+        t = self.iterations + 1
+        m += (1 - self.beta_1) * (grad - m)
+        v += (1 - self.beta_2) * (grad * grad - v)
+        alpha = self.learning_rate * np.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        value -= alpha * m / (np.sqrt(v) + self.epsilon)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_OPTIMIZERS = {"adadelta": Adadelta, "sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop,
+               "adam": Adam}
 
 
 def get(optimizer) -> Optimizer:
-    """Return an optimizer instance for an instance or a name (``'adadelta'``, ``'sgd'``)."""
+    """Return an optimizer instance for an instance or a name (``'adadelta'``, ``'sgd'``,
+    ``'adagrad'``, ``'rmsprop'``, ``'adam'``; any case)."""
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):

@@ -85,3 +85,52 @@ def test_old_lr_keyword_still_works_with_a_warning():
         opt = optimizers.SGD(lr=0.5)
     assert opt.learning_rate == 0.5
     assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+
+def test_adagrad_two_steps_by_hand():
+    p = np.array([1.0])
+    opt = optimizers.Adagrad(learning_rate=0.1)            # acc starts at 0.1
+    opt.apply_gradients([("w", p, np.array([0.5]))])       # acc = 0.35
+    assert p[0] == pytest.approx(1.0 - 0.1 * 0.5 / math.sqrt(0.35 + 1e-7))
+    opt.apply_gradients([("w", p, np.array([-1.0]))])      # acc = 1.35
+    assert p[0] == pytest.approx(1.0 - 0.05 / math.sqrt(0.35 + 1e-7) + 0.1 / math.sqrt(1.35 + 1e-7))
+
+
+def test_rmsprop_two_steps_by_hand():
+    p = np.array([1.0])
+    opt = optimizers.RMSprop(learning_rate=0.01)           # rho 0.9
+    opt.apply_gradients([("w", p, np.array([2.0]))])       # v = 0.4
+    step1 = 0.01 * 2 / (math.sqrt(0.4) + 1e-7)
+    assert p[0] == pytest.approx(1.0 - step1)
+    opt.apply_gradients([("w", p, np.array([1.0]))])       # v = 0.36 + 0.1 = 0.46
+    assert p[0] == pytest.approx(1.0 - step1 - 0.01 / (math.sqrt(0.46) + 1e-7))
+    q = np.array([1.0])
+    mom = optimizers.RMSprop(learning_rate=0.01, momentum=0.5)
+    mom.apply_gradients([("w", q, np.array([2.0]))])
+    mom.apply_gradients([("w", q, np.array([1.0]))])       # m = 0.5 * step1 + step2
+    assert q[0] == pytest.approx(1.0 - step1 - (0.5 * step1 + 0.01 / (math.sqrt(0.46) + 1e-7)))
+
+
+def test_adam_two_steps_by_hand():
+    p = np.array([1.0])
+    opt = optimizers.Adam(learning_rate=0.1)
+    opt.apply_gradients([("w", p, np.array([0.5]))])
+    # t=1: m = 0.05, v = 0.00025, alpha = 0.1 * sqrt(0.001) / 0.1 -> step = alpha m / sqrt(v) = 0.1
+    p1 = 1.0 - 0.1 * math.sqrt(0.001) / 0.1 * 0.05 / (math.sqrt(0.00025) + 1e-7)
+    assert p[0] == pytest.approx(p1, rel=1e-12) and p1 == pytest.approx(0.9, rel=1e-5)
+    opt.apply_gradients([("w", p, np.array([0.5]))])
+    m, v = 0.05 + 0.1 * (0.5 - 0.05), 0.00025 + 0.001 * (0.25 - 0.00025)
+    alpha = 0.1 * math.sqrt(1 - 0.999**2) / (1 - 0.9**2)
+    assert p[0] == pytest.approx(p1 - alpha * m / (math.sqrt(v) + 1e-7), rel=1e-12)
+
+
+@pytest.mark.parametrize("name,cls", [("adam", optimizers.Adam), ("RMSprop", optimizers.RMSprop),
+                                      ("adagrad", optimizers.Adagrad)])
+def test_string_names_work_in_compile(name, cls):
+    from convnet.layers import Dense
+    from convnet.models import Sequential
+    model = Sequential([Dense(2, activation="softmax", input_shape=(3,))])
+    model.compile(loss="categorical_crossentropy", optimizer=name)
+    assert isinstance(model.optimizer, cls)
+    assert model.optimizer.learning_rate == 0.001          # Keras's default
+    model.fit(np.ones((4, 3)), np.eye(2)[[0, 1, 0, 1]], epochs=1, verbose=0)
