@@ -203,3 +203,161 @@ class ResumableCheckpoint(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.model.save_checkpoint(self.filepath, epoch + 1)
+
+
+def _mode_op(mode: str, monitor: str, owner: str):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        mode = "max" if "acc" in monitor else "min"
+    return mode
+
+
+class EarlyStopping(Callback):
+    """Stop training when ``monitor`` has not improved by more than ``min_delta`` for
+    ``patience`` epochs (Keras's semantics). With ``restore_best_weights`` the model ends with the
+    weights of its best epoch."""
+
+    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
+                 verbose: int = 0, mode: str = "auto", baseline: float | None = None,
+                 restore_best_weights: bool = False):
+        super().__init__()
+        self.monitor, self.verbose = monitor, verbose
+        self.min_delta, self.patience = abs(float(min_delta)), int(patience)
+        self.mode = _mode_op(mode, monitor, "EarlyStopping")
+        self.baseline, self.restore_best_weights = baseline, restore_best_weights
+
+    def _better(self, current: float, reference: float) -> bool:
+        if self.mode == "min":
+            return current + self.min_delta < reference
+        return current - self.min_delta > reference
+
+    def on_train_begin(self, logs=None):
+        self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
+        self.best = float("inf") if self.mode == "min" else float("-inf")
+        if self.baseline is not None:
+            self.best = float(self.baseline)
+        self.best_weights = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise KeyError(f"EarlyStopping: monitor {self.monitor!r} is not in the logs "
+                           f"{sorted(logs)}")
+        current = float(logs[self.monitor])
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()
+        self.wait += 1
+        if self._better(current, self.best):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                self.model.set_weights(self.best_weights)
+            if self.verbose:
+                print(f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
+                      f"{self.best:.4f} at epoch {self.best_epoch + 1})")
+
+
+class LearningRateScheduler(Callback):
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``."""
+
+    def __init__(self, schedule, verbose: int = 0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError("LearningRateScheduler: schedule must be a function (epoch, lr) -> lr")
+        self.schedule, self.verbose = schedule, verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = self.schedule(epoch, self.model.optimizer.learning_rate)
+        if not isinstance(lr, (int, float)) or not lr > 0:
+            raise ValueError(f"LearningRateScheduler: the schedule returned {lr!r} for epoch "
+                             f"{epoch}; it must return a positive number")
+        self.model.optimizer.learning_rate = float(lr)
+        if self.verbose:
+            print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["lr"] = self.model.optimizer.learning_rate
+
+
+class ReduceLROnPlateau(Callback):
+    """Multiply the learning rate by ``factor`` when ``monitor`` has not improved by
+    ``min_delta`` for ``patience`` epochs; wait ``cooldown`` epochs after a cut; never go below
+    ``min_lr`` (Keras's semantics)."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
+                 verbose: int = 0, mode: str = "auto", min_delta: float = 1e-4,
+                 cooldown: int = 0, min_lr: float = 0.0):
+        super().__init__()
+        if not 0.0 < float(factor) < 1.0:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        self.monitor, self.factor, self.patience = monitor, float(factor), int(patience)
+        self.verbose, self.min_delta = verbose, abs(float(min_delta))
+        self.cooldown, self.min_lr = int(cooldown), float(min_lr)
+        self.mode = _mode_op(mode, monitor, "ReduceLROnPlateau")
+
+    def on_train_begin(self, logs=None):
+        self.wait = self.cooldown_counter = 0
+        self.best = float("inf") if self.mode == "min" else float("-inf")
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if self.monitor not in logs:
+            raise KeyError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs "
+                           f"{sorted(logs)}")
+        current = float(logs[self.monitor])
+        opt = self.model.optimizer
+        logs["lr"] = opt.learning_rate
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        better = (current < self.best - self.min_delta if self.mode == "min"
+                  else current > self.best + self.min_delta)
+        if better:
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience and opt.learning_rate > self.min_lr:
+                opt.learning_rate = max(opt.learning_rate * self.factor, self.min_lr)
+                self.cooldown_counter, self.wait = self.cooldown, 0
+                if self.verbose:
+                    print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing the learning rate "
+                          f"to {opt.learning_rate:.6g}")
+
+
+class CSVLogger(Callback):
+    """Append one CSV row per epoch (``epoch`` and every log value) to ``filename``; the file is
+    flushed after every row, so an interrupted run keeps its log."""
+
+    def __init__(self, filename, separator: str = ",", append: bool = False):
+        super().__init__()
+        self.filename, self.separator, self.append = str(filename), separator, append
+
+    def on_train_begin(self, logs=None):
+        import os
+
+        exists = self.append and os.path.exists(self.filename) and \
+            os.path.getsize(self.filename) > 0
+        self._file = open(self.filename, "a" if self.append else "w", encoding="utf-8")
+        self._keys = None
+        if exists:
+            with open(self.filename, encoding="utf-8") as f:
+                self._keys = f.readline().strip().split(self.separator)[1:]
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self._keys is None:
+            self._keys = sorted(logs)
+            self._file.write(self.separator.join(["epoch", *self._keys]) + "\n")
+        row = [str(epoch)] + [repr(float(logs[k])) if k in logs else "NA" for k in self._keys]
+        self._file.write(self.separator.join(row) + "\n")
+        self._file.flush()
+
+    def on_train_end(self, logs=None):
+        self._file.close()

@@ -211,7 +211,8 @@ class Sequential:
         history = callbacks_module.History()
         history._params = {"batch_size": batch_size, "epochs": epochs,
                            "steps": -(-len(x) // batch_size), "verbose": verbose}
-        cbs = callbacks_module.CallbackList([history] + list(callbacks or []), self)
+        # as in Keras, History comes last: it records what other callbacks add to the logs
+        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self)
         self.history = history
         self.stop_training = False
         self.stop_reason = None
