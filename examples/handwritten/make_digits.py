@@ -1,7 +1,7 @@
 """Draw the test digits in this folder: handwriting-like glyphs (the Humor Sans font, thick
 strokes), off-centre, slightly rotated, dark ink on white paper, at sizes unlike MNIST's.
 
-    python examples/handwritten/make_digits.py     # needs the font: apt-get install fonts-humor-sans
+    python examples/handwritten/make_digits.py   # font: apt-get install fonts-humor-sans
 
 These are *not* MNIST images: they test the whole path a user's own picture takes
 (``convnet predict`` -> convnet.preprocessing.prepare_digit -> the trained model).
