@@ -72,7 +72,7 @@ def _paths(obj, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-@FUZZ
+@settings(max_examples=150, deadline=None)
 @given(st.data())
 def test_mutated_json_raises_a_clear_error_or_loads(data):
     description = json.loads(_small_model().to_json())

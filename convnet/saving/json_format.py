@@ -197,7 +197,7 @@ def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None
 
 
 def _layer_from_entry(cls_name, cfg: dict, position: int):
-    if cls_name not in LAYER_CLASSES:
+    if not isinstance(cls_name, str) or cls_name not in LAYER_CLASSES:
         raise UnknownLayerError(
             f"model description: layer {position} ({cfg.get('name', '?')!r}) is of class "
             f"{cls_name!r}, which convnet does not build; supported classes: "
@@ -230,12 +230,15 @@ def _initializer(spec, layer_name, key) -> str:
         return spec
     if isinstance(spec, dict):
         cls = spec.get("class_name")
-        if cls in _KNOWN_INITIALIZERS:
+        if isinstance(cls, str) and cls in _KNOWN_INITIALIZERS:
             return cls
         if cls == "VarianceScaling" and isinstance(spec.get("config"), dict):
             c = spec["config"]
-            found = _VARIANCE_SCALING.get((float(c.get("scale", 1.0)), c.get("mode"),
-                                           c.get("distribution")))
+            try:
+                found = _VARIANCE_SCALING.get((float(c.get("scale", 1.0)), str(c.get("mode")),
+                                               str(c.get("distribution"))))
+            except (TypeError, ValueError):
+                found = None
             if found:
                 return found
     # Initialisers only matter before weights are loaded; keep going with Keras's default.
