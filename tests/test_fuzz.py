@@ -1,6 +1,12 @@
-"""Fuzzing with hypothesis: random layer configurations, and mutated model files."""
+"""Fuzzing with hypothesis: random layer configurations, and mutated model files.
+
+By default the examples are derandomized (the same ones every run, so CI is reproducible).
+``CONVNET_FUZZ_SCALE=40 pytest tests/test_fuzz.py`` explores 40 times as many fresh random
+examples: run that after touching the loaders.
+"""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -12,7 +18,8 @@ from convnet.layers import AveragePooling2D, Conv2D, MaxPooling2D
 from convnet.models import Sequential, model_from_json
 from convnet.saving import CorruptFileError, FormatError
 
-FUZZ = settings(max_examples=30, deadline=None,
+SCALE = int(os.environ.get("CONVNET_FUZZ_SCALE", "1"))
+FUZZ = settings(max_examples=30 * SCALE, deadline=None, derandomize=SCALE == 1,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -72,7 +79,7 @@ def _paths(obj, prefix=()):
             yield from _paths(v, prefix + (i,))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150 * SCALE, deadline=None, derandomize=SCALE == 1)
 @given(st.data())
 def test_mutated_json_raises_a_clear_error_or_loads(data):
     description = json.loads(_small_model().to_json())
@@ -127,3 +134,19 @@ def test_fuzz_module_uses_the_exceptions_it_claims():
     with pytest.raises(FormatError):
         model_from_json('{"class_name": "Sequential", "config": {"layers": [{"class_name": '
                         '"Conv2D", "config": {"filters": 2, "kernel_size": "x"}}]}}')
+
+
+@pytest.mark.parametrize("shape", [[None, None, 6, 1], [None, 6, 0, 1], [None, 6, 6, True],
+                                   [None], "6x6", [None, 6.0, 6, 1]])
+def test_fuzz_found_a_null_size_in_batch_input_shape(shape):
+    """CI's random fuzzing found ``batch_input_shape: [null, null, 6, 1]`` reaching arithmetic on
+    None deep in Conv2D; now the loader names the field."""
+    description = json.loads(_small_model().to_json())
+    description["config"]["layers"][0]["config"]["batch_input_shape"] = shape
+    with pytest.raises(FormatError, match="batch_input_shape"):
+        model_from_json(json.dumps(description))
+
+
+def test_building_a_layer_for_an_unknown_size_is_refused_clearly():
+    with pytest.raises(ValueError, match="Conv2D 'conv2d'.*known positive integer"):
+        Conv2D(2, 3).build((None, 6, 1))

@@ -88,7 +88,7 @@ class Layer:
     # ----- the protocol ---------------------------------------------------------------------
     def build(self, input_shape: tuple) -> tuple:
         """Create parameters for per-sample ``input_shape``; return the per-sample output shape."""
-        input_shape = tuple(None if d is None else int(d) for d in input_shape)
+        input_shape = _check_build_shape(self, input_shape)
         if self.dtype is None:
             self.dtype = backend.floatx()
         self.output_shape = tuple(self._build(input_shape))
@@ -262,6 +262,21 @@ def _dtype_name(dtype) -> str:
     if name not in ("float16", "float32", "float64"):
         raise ValueError(f"layer dtype must be a float type, got {dtype!r}")
     return name
+
+
+def _check_build_shape(layer: Layer, shape) -> tuple:
+    """A per-sample shape to build with: every size known and positive (convnet builds eagerly)."""
+    try:
+        dims = tuple(shape)
+        ok = all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0
+                 for d in dims)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': cannot build for input shape "
+                         f"{shape!r}; every per-sample size (no batch axis) must be a known "
+                         "positive integer")
+    return tuple(int(d) for d in dims)
 
 
 def _check_shape_arg(layer: Layer, shape) -> tuple | None:

@@ -176,11 +176,21 @@ def model_from_config(description: Any):
     return model
 
 
-def _shape_list(shape, what: str) -> list:
-    if not isinstance(shape, list) or not all(d is None or (isinstance(d, int) and d > 0)
-                                              for d in shape):
-        raise FormatError(f"model description: {what} must be a list of positive integers "
-                          f"(or null), got {shape!r}")
+def _shape_list(shape, what: str, batch_axis: bool = True) -> list:
+    """A shape from a file: the batch axis (when present) may be null, every other size is a
+    positive integer (convnet builds every layer eagerly, so no size may stay unknown)."""
+    def positive(d):
+        return isinstance(d, int) and not isinstance(d, bool) and d > 0
+
+    ok = isinstance(shape, list) and len(shape) > int(batch_axis)
+    if ok:
+        sizes = shape[1:] if batch_axis else shape
+        ok = all(positive(d) for d in sizes) and (not batch_axis or shape[0] is None
+                                                   or positive(shape[0]))
+    if not ok:
+        note = " (the batch axis first, which may be null)" if batch_axis else ""
+        raise FormatError(f"model description: {what} must be a list of positive integers"
+                          f"{note}, got {shape!r}")
     return shape
 
 
@@ -189,7 +199,9 @@ def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None
         if key in cfg and cfg[key] is not None:
             return _shape_list(cfg[key], f"layer {position} {key}")
     if "input_shape" in cfg and cfg["input_shape"] is not None:
-        return [None, *_shape_list(list(cfg["input_shape"]), f"layer {position} input_shape")]
+        shape = cfg["input_shape"]
+        shape = list(shape) if isinstance(shape, (list, tuple)) else shape
+        return [None, *_shape_list(shape, f"layer {position} input_shape", batch_axis=False)]
     if required:
         raise FormatError(f"model description: InputLayer (entry {position}) has no "
                           "batch_input_shape or batch_shape")
