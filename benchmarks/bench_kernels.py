@@ -40,6 +40,7 @@ def main() -> None:
     dy_pool = rng.random((n, 12, 12, 64), dtype=np.float32)
     w2 = rng.random((288, 64), dtype=np.float32)
     dz2 = rng.random((n * 24 * 24, 64), dtype=np.float32)
+    z2, b2 = rng.standard_normal((n * 24 * 24, 64), dtype=np.float32), w2[0]
     p = rng.random(9216 * 128, dtype=np.float32)
     g, a, d = (rng.random(p.shape, dtype=np.float32) for _ in range(3))
 
@@ -50,6 +51,8 @@ def main() -> None:
         ("maxpool fwd (128,24,24,64)", lambda m: m.maxpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)),
         ("maxpool bwd", lambda m: m.maxpool_backward(dy_pool, arg, y2.shape)),
         ("avgpool fwd (128,24,24,64)", lambda m: m.avgpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)),
+        ("bias+relu conv2 (with a copy)", lambda m: m.bias_relu(z2.copy(), b2)),
+        ("relu+bias backward conv2", lambda m: m.relu_bias_backward(dz2, y2.reshape(-1, 64))),
         ("adadelta 1.18M params", lambda m: m.adadelta_update(p, g, a, d, 1.0, 0.95, 1e-7)),
     ]
     print(f"{'kernel':<30}{'numba ms':>10}{'NumPy ref ms':>14}{'speed-up':>10}")

@@ -139,8 +139,8 @@ def test_fused_softmax_gradient_equals_chain_rule():
 class _BrokenDense(Dense):
     """Dense whose kernel gradient forgets to transpose-and-multiply correctly (a classic bug)."""
 
-    def _backward_linear(self, dz):
-        dx = super()._backward_linear(dz)
+    def _backward_linear(self, dz, db=None):
+        dx = super()._backward_linear(dz, db)
         self.grads["kernel"][...] *= 1.01
         return dx
 

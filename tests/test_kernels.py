@@ -149,3 +149,47 @@ def test_adadelta_update_matches_reference(dtype):
     tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13)
     for got, want in zip((p, a, d), (ref[0], ref[2], ref[3])):
         np.testing.assert_allclose(got, want, **tol)
+
+
+@SETTINGS
+@given(st.integers(1, 300), st.integers(1, 70), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 2**16))
+def test_bias_relu_matches_reference(rows, f, dtype, seed):
+    rng = np.random.default_rng(seed)
+    z, bias = rng.standard_normal((rows, f)).astype(dtype), rng.standard_normal(f).astype(dtype)
+    expected = reference.bias_relu(z.copy(), bias)
+    got = jit.bias_relu(z, bias)
+    assert got is z                                   # in place, as the layers rely on
+    np.testing.assert_array_equal(got, expected)
+
+
+@SETTINGS
+@given(st.integers(1, 300), st.integers(1, 70), st.sampled_from([np.float32, np.float64]),
+       st.integers(0, 2**16))
+def test_relu_bias_backward_matches_reference(rows, f, dtype, seed):
+    rng = np.random.default_rng(seed)
+    dy = rng.standard_normal((rows, f)).astype(dtype)
+    y = np.maximum(rng.standard_normal((rows, f)), 0).astype(dtype)   # a ReLU output: many 0s
+    dz_ref, db_ref = reference.relu_bias_backward(dy, y)
+    dz, db = jit.relu_bias_backward(dy, y)
+    np.testing.assert_array_equal(dz, dz_ref)
+    # db sums in blocks, NumPy pairwise: the same numbers added in another order
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, db_ref, **tol)
+
+
+def test_fused_kernels_keep_nan_and_inf_as_numpy_does():
+    z = np.array([[np.nan, -1.0, 2.0, np.inf, -np.inf]], np.float32)
+    np.testing.assert_array_equal(jit.bias_relu(z.copy(), np.zeros(5, np.float32)),
+                                  reference.bias_relu(z.copy(), np.zeros(5, np.float32)))
+    dy = np.array([[np.nan, np.inf, 1.0, np.nan, -2.0]], np.float32)
+    y = np.array([[0.0, 0.0, 0.0, 1.0, np.nan]], np.float32)
+    for got, want in zip(jit.relu_bias_backward(dy, y), reference.relu_bias_backward(dy, y)):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fused_kernels_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match="bias_relu"):
+        jit.bias_relu(np.zeros((4, 3), np.float32), np.zeros(2, np.float32))
+    with pytest.raises(ValueError, match="relu_bias_backward"):
+        jit.relu_bias_backward(np.zeros((4, 3)), np.zeros((4, 2)))

@@ -7,12 +7,15 @@ from convnet.kernels.jit import (
     adadelta_update,
     avgpool_backward,
     avgpool_forward,
+    bias_relu,
     col2im,
     im2col,
     maxpool_backward,
     maxpool_forward,
+    relu_bias_backward,
 )
 from convnet.kernels.reference import conv_output_size
 
 __all__ = ["adadelta_update", "im2col", "col2im", "maxpool_forward", "maxpool_backward",
-           "avgpool_forward", "avgpool_backward", "conv_output_size"]
+           "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",
+           "conv_output_size"]

@@ -237,3 +237,55 @@ def adadelta_update(p: np.ndarray, g: np.ndarray, a: np.ndarray, d: np.ndarray,
     t = p.dtype.type
     _adadelta_update(p.reshape(-1), g.reshape(-1), a.reshape(-1), d.reshape(-1),
                      t(lr), t(rho), t(eps))
+
+
+@njit(cache=True, parallel=True)
+def _bias_relu(z, bias):
+    rows, f = z.shape
+    for r in prange(rows):
+        for k in range(f):
+            v = z[r, k] + bias[k]
+            z[r, k] = 0 if v <= 0 else v     # NaN stays NaN, as with np.maximum
+
+
+def bias_relu(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``z = max(z + b, 0)`` in place, one parallel pass instead of NumPy's two."""
+    if z.ndim != 2 or not z.flags.c_contiguous or bias.shape != (z.shape[1],):
+        raise ValueError(f"bias_relu needs a C-contiguous (rows, F) array and a (F,) bias, got "
+                         f"{z.shape} and {bias.shape}")
+    _bias_relu(z, bias.astype(z.dtype, copy=False))
+    return z
+
+
+RELU_BIAS_BLOCKS = 64   # fixed, so db's summation order never depends on the thread count
+
+
+@njit(cache=True, parallel=True)
+def _relu_bias_backward(dy, y, dz, partial):
+    rows, f = dy.shape
+    blocks = partial.shape[0]
+    step = (rows + blocks - 1) // blocks
+    for blk in prange(blocks):
+        for k in range(f):
+            partial[blk, k] = 0
+        for r in range(blk * step, min(rows, (blk + 1) * step)):
+            for k in range(f):
+                v = dy[r, k]
+                if not y[r, k] > 0:
+                    v = v - v                # 0, but NaN/inf in dy give NaN, as dy * False
+                dz[r, k] = v
+                partial[blk, k] += v
+
+
+def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``dz = dy * (y > 0)`` and ``db = dz.sum(axis=0)`` in one parallel pass. Each block of rows
+    sums into its own partial row, and the partials are added in a fixed order, so the result is
+    the same on 1 or 2 threads."""
+    if dy.ndim != 2 or dy.shape != y.shape:
+        raise ValueError(f"relu_bias_backward needs dy and y of one (rows, F) shape, got "
+                         f"{dy.shape} and {y.shape}")
+    dy, y = np.ascontiguousarray(dy), np.ascontiguousarray(y, dtype=dy.dtype)
+    dz = np.empty_like(dy)
+    partial = np.empty((RELU_BIAS_BLOCKS, dy.shape[1]), dtype=dy.dtype)
+    _relu_bias_backward(dy, y, dz, partial)
+    return dz, partial.sum(axis=0)

@@ -149,3 +149,18 @@ def adadelta_update(p: np.ndarray, g: np.ndarray, a: np.ndarray, d: np.ndarray,
     p -= lr * update
     d *= rho
     d += (1 - rho) * update * update
+
+
+def bias_relu(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The epilogue of a layer with bias and ReLU, in place on ``z`` of shape ``(rows, F)``:
+    ``z = max(z + b, 0)``. Returns ``z``."""
+    z += bias
+    return np.maximum(z, 0, out=z)
+
+
+def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Through that epilogue backwards, for ``dy`` and ``y`` of shape ``(rows, F)``:
+    ``dz = dy * (y > 0)`` (ReLU's derivative from its output) and ``db = sum over rows of dz``
+    (the bias was added to every row)."""
+    dz = dy * (y > 0)
+    return dz, dz.sum(axis=0)

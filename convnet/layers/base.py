@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from convnet import activations, backend
+from convnet import activations, backend, kernels
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
@@ -240,6 +240,25 @@ class ActivationMixin:
 
     def _activation_grad(self, dy: np.ndarray) -> np.ndarray:
         return self._act_backward(dy, self._y)
+
+    def _bias_and_activate(self, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+        """``y = f(z + b)`` in place on ``z``, the layer's own ``(rows, F)`` array. Bias + ReLU,
+        the tutorial's case, runs as one fused kernel pass (``kernels.bias_relu``, defined in
+        ``kernels/reference.py`` as exactly ``z += b; max(z, 0)``)."""
+        if bias is not None and self.activation == "relu":
+            self._y = kernels.bias_relu(z, bias)
+            return self._y
+        if bias is not None:
+            z += bias
+        return self._activate(z, overwrite=True)
+
+    def _activation_and_bias_grad(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """dL/dz from dL/dy (both ``(rows, F)``), and dL/db: dL/dz summed over the rows, since the
+        bias was added to every row (None without a bias). ReLU + bias is one fused pass."""
+        if self.use_bias and self.activation == "relu":
+            return kernels.relu_bias_backward(dy, self._y)
+        dz = self._activation_grad(dy)
+        return dz, (dz.sum(axis=0) if self.use_bias else None)
 
     def backward_preactivation(self, dz: np.ndarray,
                                input_gradient: bool = True) -> np.ndarray | None:

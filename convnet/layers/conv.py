@@ -125,9 +125,8 @@ class Conv2D(ActivationMixin, Layer):
                           out=self._buffer("cols", ((stop - start) * rows, kernel.shape[0])))
             np.matmul(cols, kernel, out=z[start * rows:stop * rows])
         self._cols = cols if n <= self.CHUNK else None       # backward rebuilds it otherwise
-        if self.use_bias:
-            z += self.params["bias"]
-        y = self._activate(z.reshape(n, oh, ow, self.filters), overwrite=True)
+        y = self._bias_and_activate(z, self.params.get("bias"))   # f(z + b), in place
+        y = y.reshape(n, oh, ow, self.filters)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)                      # NHWC -> NCHW
         return y
@@ -147,7 +146,7 @@ class Conv2D(ActivationMixin, Layer):
     def _backward(self, dy: np.ndarray) -> np.ndarray:
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        return self._backward_linear(self._activation_grad(dy))
+        return self._backward_linear(*self._activation_and_bias_grad(dy.reshape(-1, self.filters)))
 
     def backward_preactivation(self, dz: np.ndarray, input_gradient: bool = True):
         dz = self._check_output_grad(dz)
@@ -156,7 +155,7 @@ class Conv2D(ActivationMixin, Layer):
             dz = dz.transpose(0, 2, 3, 1)
         return self._backward_linear(dz)
 
-    def _backward_linear(self, dz: np.ndarray) -> np.ndarray:
+    def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None = None) -> np.ndarray:
         dz = dz.reshape(-1, self.filters)                    # (N*OH*OW, F)
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         cols = self._cols
@@ -164,7 +163,7 @@ class Conv2D(ActivationMixin, Layer):
             cols = im2col(self._x_padded, kh, kw, sh, sw)
         self.grads["kernel"][...] = (cols.T @ dz).reshape(self.params["kernel"].shape)
         if self.use_bias:
-            self.grads["bias"][...] = dz.sum(axis=0)
+            self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
         if not self._want_input_gradient:
             return None    # first layer of a model: dL/dx would be thrown away
         kernel_t = np.ascontiguousarray(self.params["kernel"].reshape(-1, self.filters).T)

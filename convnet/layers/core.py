@@ -58,19 +58,18 @@ class Dense(ActivationMixin, Layer):
     def _forward(self, x, training):
         self._x_shape = x.shape
         self._x = x.reshape(-1, x.shape[-1])
-        z = self._x @ self.params["kernel"]
-        if self.use_bias:
-            z += self.params["bias"]
-        return self._activate(z, overwrite=True).reshape(x.shape[:-1] + (self.units,))
+        z = self._x @ self.params["kernel"]                    # (rows, units)
+        y = self._bias_and_activate(z, self.params.get("bias"))   # f(z + b), in place
+        return y.reshape(x.shape[:-1] + (self.units,))
 
     def _backward(self, dy):
-        return self._backward_linear(self._activation_grad(dy.reshape(-1, self.units)))
+        return self._backward_linear(*self._activation_and_bias_grad(dy.reshape(-1, self.units)))
 
-    def _backward_linear(self, dz):
+    def _backward_linear(self, dz, db=None):
         dz = dz.reshape(-1, self.units)
         self.grads["kernel"][...] = self._x.T @ dz
         if self.use_bias:
-            self.grads["bias"][...] = dz.sum(axis=0)
+            self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
         if not self._want_input_gradient:
             return None    # first layer of a model: dL/dx would be thrown away
         return (dz @ self.params["kernel"].T).reshape(self._x_shape)
