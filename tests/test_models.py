@@ -107,6 +107,20 @@ def test_predict_is_independent_of_batch_size():
     assert model.predict(x[:0]).shape == (0, 3)
 
 
+def test_large_batches_run_in_blocks_with_the_same_results():
+    x, labels = toy_data(75)
+    y = utils.to_categorical(labels, 3)
+    model = compiled()
+    assert model.INFERENCE_BLOCK < 75                  # so predict below really splits
+    whole = model._forward(x)                          # one pass over all 75 samples
+    np.testing.assert_allclose(model.predict(x, batch_size=1000), whole, rtol=1e-6)
+    p = np.clip(whole, 1e-7, 1 - 1e-7)
+    loss = -np.mean(np.sum(y * np.log(p), axis=1))
+    acc = np.mean(whole.argmax(1) == labels)
+    np.testing.assert_allclose(model.evaluate(x, y, batch_size=1000, verbose=0), [loss, acc],
+                               rtol=1e-5)
+
+
 def test_train_on_batch_returns_loss_and_accuracy():
     x, labels = toy_data(16)
     result = compiled().train_on_batch(x, utils.to_categorical(labels, 3))
