@@ -33,7 +33,7 @@ class LayerProfile:
     backward_flops: int     # per sample
     forward_ms: float       # per batch
     backward_ms: float      # per batch
-    buffer_bytes: int       # im2col matrix per batch
+    buffer_bytes: int       # im2col buffer (one block of at most Conv2D.BLOCK samples)
 
 
 @dataclass
@@ -163,7 +163,8 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
         fwd, bwd, cols = layer_flops(layer, first=i == 0)
         result.layers.append(LayerProfile(
             layer.name, type(layer).__name__, (None,) + tuple(layer.output_shape),
-            layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]), cols * len(x)))
+            layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]),
+            cols * min(len(x), getattr(layer, "BLOCK", len(x)))))
     if verbose:
         print(result.table())
     return result

@@ -288,7 +288,7 @@ def test_conv_large_batches_are_done_in_chunks_with_the_same_result():
     dy = _x(*y_whole.shape, seed=9)
     dx_whole = whole.backward(dy)
     chunked = Conv2D(4, 3, padding="same", activation="relu")
-    chunked.CHUNK = 3                        # 7 samples -> blocks of 3, 3, 1
+    chunked.BLOCK = 3                        # 7 samples -> blocks of 3, 3, 1
     chunked.build((6, 6, 3))
     chunked.set_weights(whole.get_weights())
     np.testing.assert_allclose(chunked.forward(x), y_whole, rtol=1e-6)

@@ -96,9 +96,17 @@ def _col2im(cols, kh, kw, sh, sw, dx):
                             dx[s, i * sh + a, j * sw + b, ch] += cols[row, base + ch]
 
 
-def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
+           out: np.ndarray | None = None) -> np.ndarray:
     """Fold rows back into an image, summing overlaps; see the reference twin."""
-    dx = np.zeros(x_shape, dtype=cols.dtype)
+    if out is None:
+        dx = np.zeros(x_shape, dtype=cols.dtype)
+    elif out.shape != tuple(x_shape) or not out.flags.c_contiguous:
+        raise ValueError(f"col2im: out must be a C-contiguous array of shape {tuple(x_shape)}, "
+                         f"got {out.shape}")
+    else:
+        dx = out
+        dx[...] = 0
     _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
     return dx
 

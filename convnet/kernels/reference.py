@@ -42,16 +42,18 @@ def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
     return out
 
 
-def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int) -> np.ndarray:
+def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
+           out: np.ndarray | None = None) -> np.ndarray:
     """Fold rows of window cells back into an image: the adjoint (transpose) of :func:`im2col`.
 
     Overlapping windows share input cells, so each cell receives the *sum* of the gradients of
-    every window that saw it -- hence ``+=``, not ``=``.
+    every window that saw it -- hence ``+=``, not ``=``. (Written into ``out`` when given.)
     """
     n, h, w, c = x_shape
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
     cols6 = cols.reshape(n, oh, ow, kh, kw, c)
-    dx = np.zeros(x_shape, dtype=cols.dtype)
+    dx = np.zeros(x_shape, dtype=cols.dtype) if out is None else out
+    dx[...] = 0
     for a in range(kh):
         for b in range(kw):
             dx[:, a:a + sh * oh:sh, b:b + sw * ow:sw, :] += cols6[:, :, :, a, b, :]
