@@ -20,6 +20,10 @@ import os as _os
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from convnet.allocator import tune_malloc as _tune_malloc  # noqa: E402
+
+_tune_malloc()   # keep freed batch-sized arrays for the next batch (see convnet/allocator.py)
+
 from convnet import (  # noqa: E402
     activations,
     backend,
