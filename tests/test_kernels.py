@@ -44,6 +44,11 @@ def test_col2im_matches_reference(case):
     # the same sums in a different order: float32 may differ in the last bit
     tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got, expected, **tol)
+    stale = np.full((n, h, w, c), 7.0, dtype=dtype)   # a reused buffer holding old numbers
+    for twin in (jit, reference):
+        assert twin.col2im(cols, (n, h, w, c), kh, kw, sh, sw, out=stale) is stale
+        np.testing.assert_allclose(stale, expected, **tol)
+        stale[...] = 7.0
 
 
 def test_col2im_is_the_adjoint_of_im2col():

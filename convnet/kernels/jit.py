@@ -85,6 +85,7 @@ def _col2im(cols, kh, kw, sh, sw, dx):
     oh = (h - kh) // sh + 1
     ow = (w - kw) // sw + 1
     for s in prange(n):
+        dx[s] = 0                    # each thread clears its own samples (cheaper than np.zeros)
         for i in range(oh):
             for j in range(ow):
                 row = (s * oh + i) * ow + j
@@ -100,13 +101,12 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
            out: np.ndarray | None = None) -> np.ndarray:
     """Fold rows back into an image, summing overlaps; see the reference twin."""
     if out is None:
-        dx = np.zeros(x_shape, dtype=cols.dtype)
+        dx = np.empty(x_shape, dtype=cols.dtype)            # the kernel zeroes it
     elif out.shape != tuple(x_shape) or not out.flags.c_contiguous:
         raise ValueError(f"col2im: out must be a C-contiguous array of shape {tuple(x_shape)}, "
                          f"got {out.shape}")
     else:
         dx = out
-        dx[...] = 0
     _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
     return dx
 
