@@ -103,8 +103,8 @@ def layer_profile(repeats: int = 10) -> list[tuple[str, float, float]]:
         grad = model.layers[-1].backward_preactivation(grad)
         bwd[model.layers[-1].name].append(time.perf_counter() - t)
         for layer in reversed(model.layers[:-1]):
-            t = time.perf_counter()
-            grad = layer.backward(grad)
+            t = time.perf_counter()   # as in training: no dL/dx for the first layer
+            grad = layer.backward(grad, input_gradient=layer is not model.layers[0])
             bwd[layer.name].append(time.perf_counter() - t)
     return [(name, 1000 * float(np.median(fwd[name])), 1000 * float(np.median(bwd[name])))
             for name in fwd]

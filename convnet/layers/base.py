@@ -270,7 +270,8 @@ class ActivationMixin:
     def _backward(self, dy: np.ndarray) -> np.ndarray:
         return self._backward_linear(self._activation_grad(dy))
 
-    def _backward_linear(self, dz: np.ndarray) -> np.ndarray:
+    def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None = None) -> np.ndarray:
+        """Parameter gradients and dL/dx from dL/dz (``db``: dL/db when already summed)."""
         raise NotImplementedError
 
 
