@@ -198,3 +198,19 @@ def test_fused_kernels_refuse_mismatched_shapes():
         jit.bias_relu(np.zeros((4, 3), np.float32), np.zeros(2, np.float32))
     with pytest.raises(ValueError, match="relu_bias_backward"):
         jit.relu_bias_backward(np.zeros((4, 3)), np.zeros((4, 2)))
+
+
+def test_float16_runs_the_reference_twins():
+    """numba cannot do float16 arithmetic; the jit wrappers hand float16 to the NumPy twins."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 5, 5, 3)).astype(np.float16)
+    np.testing.assert_array_equal(jit.im2col(x, 3, 3, 1, 1), reference.im2col(x, 3, 3, 1, 1))
+    cols = reference.im2col(x, 3, 3, 1, 1)
+    np.testing.assert_array_equal(jit.col2im(cols, x.shape, 3, 3, 1, 1),
+                                  reference.col2im(cols, x.shape, 3, 3, 1, 1))
+    y, arg = jit.maxpool_forward(x, 2, 2, 2, 2, 2, 2, 0, 0)
+    assert y.dtype == np.float16
+    z, b = rng.standard_normal((6, 4)).astype(np.float16), np.ones(4, np.float16)
+    np.testing.assert_array_equal(jit.bias_relu(z.copy(), b), reference.bias_relu(z.copy(), b))
+    dz, db = jit.relu_bias_backward(z, np.maximum(z, 0))
+    assert dz.dtype == db.dtype == np.float16

@@ -297,3 +297,18 @@ def test_conv_large_batches_are_done_in_chunks_with_the_same_result():
     y_first = chunked.forward(x[:2]).copy()  # buffers are reused: earlier outputs stay intact
     chunked.forward(x[2:4])
     np.testing.assert_array_equal(y_first, chunked.forward(x[:2]))
+
+
+def test_float16_layers_train_through_the_reference_kernels():
+    from convnet.models import Sequential
+    backend.set_floatx("float16")
+    try:
+        model = Sequential([Conv2D(2, 3, activation="relu", input_shape=(6, 6, 1)),
+                            MaxPooling2D(), Flatten(), Dense(3, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer="adadelta")
+        x = np.random.default_rng(0).random((4, 6, 6, 1)).astype("float16")
+        y = np.eye(3, dtype="float16")[[0, 1, 2, 0]]
+        loss = model.train_on_batch(x, y)
+        assert np.isfinite(loss) and model.predict(x).dtype == np.float16
+    finally:
+        backend.set_floatx("float32")

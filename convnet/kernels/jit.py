@@ -9,6 +9,7 @@ compilation. With ``NUMBA_DISABLE_JIT=1`` these run as plain (slow) Python, for 
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import warnings
@@ -18,6 +19,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from convnet.kernels import reference
 from convnet.kernels.reference import conv_output_size
 
 
@@ -52,6 +54,20 @@ def _ensure_cache_dir() -> None:
 _ensure_cache_dir()
 
 
+def float16_via_reference(fast):
+    """numba has no float16 arithmetic: for float16 arrays (a Keras file may ask for them), run
+    the NumPy reference twin of the same name instead -- slower, but the same results."""
+    slow = getattr(reference, fast.__name__)
+
+    @functools.wraps(fast)
+    def kernel(first, *args, **kwargs):
+        if getattr(first, "dtype", None) == np.float16:
+            return slow(first, *args, **kwargs)
+        return fast(first, *args, **kwargs)
+
+    return kernel
+
+
 @njit(cache=True, parallel=True)
 def _im2col(x, kh, kw, sh, sw, cols):
     n, h, w, c = x.shape
@@ -68,6 +84,7 @@ def _im2col(x, kh, kw, sh, sw, cols):
                             cols[row, base + ch] = x[s, i * sh + a, j * sw + b, ch]
 
 
+@float16_via_reference
 def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
            out: np.ndarray | None = None) -> np.ndarray:
     """Unfold windows into rows; see :func:`convnet.kernels.reference.im2col`."""
@@ -97,6 +114,7 @@ def _col2im(cols, kh, kw, sh, sw, dx):
                             dx[s, i * sh + a, j * sw + b, ch] += cols[row, base + ch]
 
 
+@float16_via_reference
 def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
            out: np.ndarray | None = None) -> np.ndarray:
     """Fold rows back into an image, summing overlaps; see the reference twin."""
@@ -136,6 +154,7 @@ def _maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
                                 argmax[s, i, j, ch] = r * w + q
 
 
+@float16_via_reference
 def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
                     pad_top: int, pad_left: int) -> tuple[np.ndarray, np.ndarray]:
     """Max over windows with the winner's flat index; see the reference twin."""
@@ -158,6 +177,7 @@ def _maxpool_backward(dy, argmax, dx):
                     dx[s, k // w, k % w, ch] += dy[s, i, j, ch]
 
 
+@float16_via_reference
 def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.ndarray:
     """Route gradients to each window's winner; see the reference twin."""
     dx = np.zeros(x_shape, dtype=dy.dtype)
@@ -187,6 +207,7 @@ def _avgpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y):
                     y[s, i, j, ch] /= count
 
 
+@float16_via_reference
 def avgpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, ow: int,
                     pad_top: int, pad_left: int) -> np.ndarray:
     """Mean over windows of real cells; see the reference twin."""
@@ -215,6 +236,7 @@ def _avgpool_backward(dy, ph, pw, sh, sw, pad_top, pad_left, dx):
                             dx[s, r, q, ch] += dy[s, i, j, ch] / count
 
 
+@float16_via_reference
 def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, sw: int,
                      pad_top: int, pad_left: int) -> np.ndarray:
     """Spread each window's gradient evenly over its real cells; see the reference twin."""
@@ -236,6 +258,7 @@ def _adadelta_update(p, g, a, d, lr, rho, eps):
         d[i] = rho * d[i] + (1 - rho) * u * u
 
 
+@float16_via_reference
 def adadelta_update(p: np.ndarray, g: np.ndarray, a: np.ndarray, d: np.ndarray,
                     lr: float, rho: float, eps: float) -> None:
     """One Adadelta step in place; see the reference twin. Arrays must be contiguous."""
@@ -256,6 +279,7 @@ def _bias_relu(z, bias):
             z[r, k] = 0 if v <= 0 else v     # NaN stays NaN, as with np.maximum
 
 
+@float16_via_reference
 def bias_relu(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``z = max(z + b, 0)`` in place, one parallel pass instead of NumPy's two."""
     if z.ndim != 2 or not z.flags.c_contiguous or bias.shape != (z.shape[1],):
@@ -285,6 +309,7 @@ def _relu_bias_backward(dy, y, dz, partial):
                 partial[blk, k] += v
 
 
+@float16_via_reference
 def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``dz = dy * (y > 0)`` and ``db = dz.sum(axis=0)`` in one parallel pass. Each block of rows
     sums into its own partial row, and the partials are added in a fixed order, so the result is
