@@ -69,12 +69,15 @@ def test_predict_prints_top3_and_shows_what_the_network_saw(trained, tmp_path):
     img = np.ones((60, 45))
     img[10:50, 20:27] = 0.1                      # a dark '1' on white
     plt.imsave(tmp_path / "one.png", img, cmap="gray")
-    result = run("predict", out / "model.json", out / "model.h5", tmp_path / "one.png",
-                 ROOT / "examples" / "handwritten" / "digit_7.png", "--show")
+    seven = tmp_path / "digit_7.png"             # a copy: --show writes next to each image
+    seven.write_bytes((ROOT / "examples" / "handwritten" / "digit_7.png").read_bytes())
+    result = run("predict", out / "model.json", out / "model.h5", tmp_path / "one.png", seven,
+                 "--show")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.endswith("%)")]
     assert len(lines) == 2 and all(line.count("%") == 3 for line in lines)
     assert (tmp_path / "one.prepared.png").stat().st_size > 1000
+    assert (tmp_path / "digit_7.prepared.png").exists()
 
 
 def test_summary_of_a_keras3_file():
