@@ -80,5 +80,6 @@ def main() -> None:
     print(f"  {'forward, 4 x (im2col 32 + GEMM)':<24}{ms:8.2f} ms  {flop / ms / 1e6:6.0f} GFLOPS"
           " (im2col included)")
 
+
 if __name__ == "__main__":
     main()

@@ -37,20 +37,16 @@ def reset_peak() -> None:
 
 def measure(n: int) -> dict:
     import numpy as np
+    from bench_train import tutorial_model  # this folder is on sys.path when run as a script
 
     import convnet as keras
     from convnet.datasets import mnist
-    from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-    from convnet.models import Sequential
 
     (x_train, _), (x_test, _) = mnist.load_data()
     x = np.concatenate([x_train, x_test])[:n].reshape(-1, 28, 28, 1).astype("float32") / 255
     del x_train, x_test
     keras.utils.set_random_seed(0)
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        Conv2D(64, (3, 3), activation="relu"), MaxPooling2D((2, 2)), Dropout(0.25), Flatten(),
-        Dense(128, activation="relu"), Dropout(0.5), Dense(10, activation="softmax")])
+    model = tutorial_model()
     model.predict(x[:2000], batch_size=1000)                 # warm up: buffers and kernels
     reset_peak()                          # forget the peak of loading and converting the data
     before = _status_mb("VmRSS")
