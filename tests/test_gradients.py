@@ -30,6 +30,11 @@ LAYER_CASES = [
     ("conv_channels_first", lambda: Conv2D(3, (3, 3), padding="same", activation="relu",
                                            data_format="channels_first"), (2, 6, 5)),
     ("conv_softmax", lambda: Conv2D(3, (2, 2), activation="softmax"), (4, 4, 2)),
+    # one input channel, at most 9 cells per window: the forward loops over windows directly
+    ("conv_direct_relu", lambda: Conv2D(4, (3, 3), activation="relu"), (6, 7, 1)),
+    ("conv_direct_same_stride2_tanh", lambda: Conv2D(3, (3, 3), strides=2, padding="same",
+                                                     activation="tanh"), (7, 6, 1)),
+    ("conv_direct_no_bias", lambda: Conv2D(2, (2, 2), use_bias=False), (5, 5, 2)),
     ("pool_valid", lambda: MaxPooling2D((2, 2)), (6, 6, 3)),
     ("pool_same_odd", lambda: MaxPooling2D((2, 2), padding="same"), (5, 7, 2)),
     ("pool_overlap", lambda: MaxPooling2D((3, 3), strides=(2, 2)), (7, 7, 2)),

@@ -214,3 +214,44 @@ def test_float16_runs_the_reference_twins():
     np.testing.assert_array_equal(jit.bias_relu(z.copy(), b), reference.bias_relu(z.copy(), b))
     dz, db = jit.relu_bias_backward(z, np.maximum(z, 0))
     assert dz.dtype == db.dtype == np.float16
+
+
+@SETTINGS
+@given(conv_case(), st.integers(1, 9), st.booleans())
+def test_conv2d_direct_matches_reference(case, filters, relu):
+    n, h, w, c, kh, kw, sh, sw, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    kernel = rng.standard_normal((kh, kw, c, filters)).astype(dtype)
+    bias = rng.standard_normal(filters).astype(dtype)
+    expected = reference.conv2d_direct(x, kernel, bias, sh, sw, relu)
+    got = jit.conv2d_direct(x, kernel, bias, sh, sw, relu)
+    assert got.dtype == dtype and got.shape == expected.shape
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, expected, **tol)
+    if relu:
+        assert (got >= 0).all()
+
+
+@SETTINGS
+@given(conv_case(), st.integers(1, 9))
+def test_conv2d_kernel_grad_matches_reference(case, filters):
+    n, h, w, c, kh, kw, sh, sw, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    rows = n * ((h - kh) // sh + 1) * ((w - kw) // sw + 1)
+    dz = rng.standard_normal((rows, filters)).astype(dtype)
+    expected = reference.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
+    got = jit.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
+    assert got.shape == (kh, kw, c, filters) and got.dtype == dtype
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
+    np.testing.assert_allclose(got, expected, **tol)
+
+
+def test_direct_conv_kernels_refuse_mismatched_shapes():
+    x = np.zeros((2, 5, 5, 1), np.float32)
+    with pytest.raises(ValueError, match="conv2d_direct"):
+        jit.conv2d_direct(x, np.zeros((3, 3, 2, 4), np.float32), np.zeros(4, np.float32),
+                          1, 1, True)
+    with pytest.raises(ValueError, match="conv2d_kernel_grad"):
+        jit.conv2d_kernel_grad(x, np.zeros((17, 4), np.float32), 3, 3, 1, 1)

@@ -9,6 +9,8 @@ from convnet.kernels.jit import (
     avgpool_forward,
     bias_relu,
     col2im,
+    conv2d_direct,
+    conv2d_kernel_grad,
     im2col,
     maxpool_backward,
     maxpool_forward,
@@ -16,6 +18,7 @@ from convnet.kernels.jit import (
 )
 from convnet.kernels.reference import conv_output_size
 
-__all__ = ["adadelta_update", "im2col", "col2im", "maxpool_forward", "maxpool_backward",
+__all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kernel_grad",
+           "maxpool_forward", "maxpool_backward",
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",
            "conv_output_size"]

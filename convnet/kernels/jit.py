@@ -324,3 +324,86 @@ def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     partial = np.empty((RELU_BIAS_BLOCKS, dy.shape[1]), dtype=dy.dtype)
     _relu_bias_backward(dy, y, dz, partial)
     return dz, partial.sum(axis=0)
+
+
+@njit(cache=True, parallel=True)
+def _conv2d_direct(x, kernel, bias, sh, sw, relu, z):
+    n, h, w, c = x.shape
+    kh, kw, _, f = kernel.shape
+    oh = (h - kh) // sh + 1
+    ow = (w - kw) // sw + 1
+    for s in prange(n):
+        acc = np.empty(f, dtype=z.dtype)
+        for i in range(oh):
+            for j in range(ow):
+                for k in range(f):
+                    acc[k] = bias[k]
+                for a in range(kh):
+                    for b in range(kw):
+                        for ch in range(c):
+                            v = x[s, i * sh + a, j * sw + b, ch]
+                            for k in range(f):       # innermost: contiguous in K and in z
+                                acc[k] += v * kernel[a, b, ch, k]
+                row = (s * oh + i) * ow + j
+                for k in range(f):
+                    v = acc[k]
+                    z[row, k] = (0 if v <= 0 else v) if relu else v
+
+
+@float16_via_reference
+def conv2d_direct(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, sh: int, sw: int,
+                  relu: bool) -> np.ndarray:
+    """A small-window convolution without the im2col matrix; see the reference twin."""
+    n, h, w, c = x.shape
+    kh, kw, kc, f = kernel.shape
+    if x.ndim != 4 or kc != c or bias.shape != (f,):
+        raise ValueError(f"conv2d_direct: input {x.shape}, kernel {kernel.shape} and bias "
+                         f"{bias.shape} do not fit together")
+    oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
+    z = np.empty((n * oh * ow, f), dtype=x.dtype)
+    _conv2d_direct(np.ascontiguousarray(x), np.ascontiguousarray(kernel, dtype=x.dtype),
+                   bias.astype(x.dtype, copy=False), sh, sw, bool(relu), z)
+    return z
+
+
+KERNEL_GRAD_BLOCKS = 64   # fixed, so dK's summation order never depends on the thread count
+
+
+@njit(cache=True, parallel=True)
+def _conv2d_kernel_grad(x, dz, kh, kw, sh, sw, partial):
+    n, h, w, c = x.shape
+    f = dz.shape[1]
+    oh = (h - kh) // sh + 1
+    ow = (w - kw) // sw + 1
+    blocks = partial.shape[0]
+    step = (n + blocks - 1) // blocks
+    for blk in prange(blocks):
+        part = partial[blk]
+        part[...] = 0
+        for s in range(blk * step, min(n, (blk + 1) * step)):
+            for i in range(oh):
+                for j in range(ow):
+                    row = (s * oh + i) * ow + j
+                    for a in range(kh):
+                        for b in range(kw):
+                            for ch in range(c):
+                                v = x[s, i * sh + a, j * sw + b, ch]
+                                for k in range(f):
+                                    part[a, b, ch, k] += v * dz[row, k]
+
+
+@float16_via_reference
+def conv2d_kernel_grad(x: np.ndarray, dz: np.ndarray, kh: int, kw: int, sh: int,
+                       sw: int) -> np.ndarray:
+    """dL/dK without the im2col matrix; see the reference twin. Samples are split into a fixed
+    number of blocks, each summing into its own partial kernel, and the partials are added in a
+    fixed order: the same result on 1 or 2 threads."""
+    n, h, w, c = x.shape
+    rows = n * conv_output_size(h, kh, sh) * conv_output_size(w, kw, sw)
+    if dz.ndim != 2 or dz.shape[0] != rows:
+        raise ValueError(f"conv2d_kernel_grad: dz must have shape ({rows}, filters) for input "
+                         f"{x.shape}, got {dz.shape}")
+    partial = np.empty((KERNEL_GRAD_BLOCKS, kh, kw, c, dz.shape[1]), dtype=x.dtype)
+    _conv2d_kernel_grad(np.ascontiguousarray(x), np.ascontiguousarray(dz, dtype=x.dtype),
+                        kh, kw, sh, sw, partial)
+    return partial.sum(axis=0)

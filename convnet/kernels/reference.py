@@ -166,3 +166,23 @@ def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     (the bias was added to every row)."""
     dz = dy * (y > 0)
     return dz, dz.sum(axis=0)
+
+
+def conv2d_direct(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, sh: int, sw: int,
+                  relu: bool) -> np.ndarray:
+    """A convolution written straight from its definition, for layers whose windows are small
+    (the tutorial's first layer: 3x3 cells of one channel). ``x`` (N, H, W, C), already padded;
+    ``kernel`` (KH, KW, C, F); returns ``z`` of shape ``(N*OH*OW, F)`` (rows as in im2col) with
+    ``z = im2col(x) @ K + b``, then ``max(z, 0)`` when ``relu``. Here it *is* that product; the
+    jit twin loops over windows instead of building the im2col matrix."""
+    kh, kw, c, f = kernel.shape
+    z = im2col(x, kh, kw, sh, sw) @ kernel.reshape(kh * kw * c, f) + bias
+    return np.maximum(z, 0, out=z) if relu else z
+
+
+def conv2d_kernel_grad(x: np.ndarray, dz: np.ndarray, kh: int, kw: int, sh: int,
+                       sw: int) -> np.ndarray:
+    """dL/dK of a convolution from ``x`` (N, H, W, C, padded) and ``dz`` (N*OH*OW, F):
+    ``dK = im2col(x).T @ dz``, reshaped to the kernel's (KH, KW, C, F)."""
+    c, f = x.shape[3], dz.shape[1]
+    return (im2col(x, kh, kw, sh, sw).T @ dz).reshape(kh, kw, c, f)
