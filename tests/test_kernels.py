@@ -255,3 +255,40 @@ def test_direct_conv_kernels_refuse_mismatched_shapes():
                           1, 1, True)
     with pytest.raises(ValueError, match="conv2d_kernel_grad"):
         jit.conv2d_kernel_grad(x, np.zeros((17, 4), np.float32), 3, 3, 1, 1)
+
+
+@SETTINGS
+@given(st.integers(1, 301), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+def test_dropout_kernels_match_reference(size, rate, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((size, 1)).astype(dtype)
+    words = rng.bit_generator.random_raw((size + 1) // 2)
+    threshold, scale = int(np.ceil(rate * 2.0**32)), 1 / (1 - rate)
+    y_ref, keep_ref = reference.dropout_forward(x, words, threshold, scale)
+    y, keep = jit.dropout_forward(x, words, threshold, scale)
+    np.testing.assert_array_equal(keep, keep_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    assert y.dtype == dtype and keep.dtype == bool
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    np.testing.assert_array_equal(jit.dropout_backward(dy, keep, scale),
+                                  reference.dropout_backward(dy, keep, scale))
+
+
+def test_dropout_keeps_the_asked_fraction_and_uses_both_halves_of_each_word():
+    words = np.random.default_rng(0).bit_generator.random_raw(500_000)
+    x = np.ones(1_000_000, np.float32)
+    for rate in (0.25, 0.5):
+        threshold = int(np.ceil(rate * 2.0**32))
+        y, keep = jit.dropout_forward(x, words, threshold, 1 / (1 - rate))
+        assert abs(keep.mean() - (1 - rate)) < 0.002
+        assert abs(keep[0::2].mean() - keep[1::2].mean()) < 0.004   # low and high halves
+        np.testing.assert_array_equal(y[keep], np.float32(1 / (1 - rate)))
+        assert (y[~keep] == 0).all()
+
+
+def test_dropout_kernels_refuse_too_few_words_and_other_masks():
+    with pytest.raises(ValueError, match="dropout_forward needs 3 uint64"):
+        jit.dropout_forward(np.zeros(5, np.float32), np.zeros(2, np.uint64), 0, 1.0)
+    with pytest.raises(ValueError, match="dropout_backward"):
+        jit.dropout_backward(np.zeros(5, np.float32), np.ones(4, bool), 1.0)

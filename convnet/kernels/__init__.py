@@ -11,6 +11,8 @@ from convnet.kernels.jit import (
     col2im,
     conv2d_direct,
     conv2d_kernel_grad,
+    dropout_backward,
+    dropout_forward,
     im2col,
     maxpool_backward,
     maxpool_forward,
@@ -19,6 +21,7 @@ from convnet.kernels.jit import (
 from convnet.kernels.reference import conv_output_size
 
 __all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kernel_grad",
+           "dropout_forward", "dropout_backward",
            "maxpool_forward", "maxpool_backward",
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",
            "conv_output_size"]

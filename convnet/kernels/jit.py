@@ -407,3 +407,47 @@ def conv2d_kernel_grad(x: np.ndarray, dz: np.ndarray, kh: int, kw: int, sh: int,
     _conv2d_kernel_grad(np.ascontiguousarray(x), np.ascontiguousarray(dz, dtype=x.dtype),
                         kh, kw, sh, sw, partial)
     return partial.sum(axis=0)
+
+
+@njit(cache=True, parallel=True)
+def _dropout_forward(x, words, threshold, scale, y, keep):
+    for i in prange(x.size):
+        # element i takes the low (even i) or high (odd i) 32 bits of word i // 2
+        u = (words[i >> 1] >> np.uint64((i & 1) * 32)) & np.uint64(0xFFFFFFFF)
+        k = u >= threshold
+        keep[i] = k
+        y[i] = x[i] * (1 if k else 0) * scale        # x * 0 keeps NaN, as NumPy does
+
+
+@float16_via_reference
+def dropout_forward(x: np.ndarray, words: np.ndarray, threshold: int,
+                    scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout in one parallel pass; see the reference twin."""
+    if words.dtype != np.uint64 or words.size < (x.size + 1) // 2:
+        raise ValueError(f"dropout_forward needs {(x.size + 1) // 2} uint64 random words for "
+                         f"{x.size} values, got {words.size} of {words.dtype}")
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    keep = np.empty(x.shape, dtype=np.bool_)
+    _dropout_forward(x.reshape(-1), words, np.uint64(threshold), x.dtype.type(scale),
+                     y.reshape(-1), keep.reshape(-1))
+    return y, keep
+
+
+@njit(cache=True, parallel=True)
+def _dropout_backward(dy, keep, scale, dx):
+    for i in prange(dy.size):
+        dx[i] = dy[i] * (1 if keep[i] else 0) * scale
+
+
+@float16_via_reference
+def dropout_backward(dy: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarray:
+    """dL/dx of inverted dropout in one parallel pass; see the reference twin."""
+    if keep.shape != dy.shape:
+        raise ValueError(f"dropout_backward: mask shape {keep.shape} differs from dy "
+                         f"{dy.shape}")
+    dy = np.ascontiguousarray(dy)
+    dx = np.empty_like(dy)
+    _dropout_backward(dy.reshape(-1), np.ascontiguousarray(keep).reshape(-1),
+                      dy.dtype.type(scale), dx.reshape(-1))
+    return dx

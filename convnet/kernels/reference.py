@@ -186,3 +186,25 @@ def conv2d_kernel_grad(x: np.ndarray, dz: np.ndarray, kh: int, kw: int, sh: int,
     ``dK = im2col(x).T @ dz``, reshaped to the kernel's (KH, KW, C, F)."""
     c, f = x.shape[3], dz.shape[1]
     return (im2col(x, kh, kw, sh, sw).T @ dz).reshape(kh, kw, c, f)
+
+
+def dropout_forward(x: np.ndarray, words: np.ndarray, threshold: int,
+                    scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Inverted dropout from raw random bits. ``words`` (uint64, at least ``ceil(x.size / 2)``)
+    give two 32-bit uniform integers each, low half first; element ``i`` of ``x`` (in C order)
+    is kept when its integer ``u_i >= threshold`` (so with probability ``1 - threshold / 2**32``).
+    Returns ``y = x * keep * scale`` and the boolean ``keep`` mask, both shaped like ``x``."""
+    halves = np.empty(2 * words.size, dtype=np.uint64)
+    halves[0::2] = words & np.uint64(0xFFFFFFFF)
+    halves[1::2] = words >> np.uint64(32)
+    keep = (halves[:x.size] >= np.uint64(threshold)).reshape(x.shape)
+    y = x * keep
+    y *= x.dtype.type(scale)
+    return y, keep
+
+
+def dropout_backward(dy: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarray:
+    """dL/dx of inverted dropout: ``dy * keep * scale`` (the forward's mask)."""
+    dx = dy * keep
+    dx *= dy.dtype.type(scale)
+    return dx

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet import backend, initializers, utils
+from convnet import backend, initializers, kernels, utils
 from convnet.layers.base import ActivationMixin, Layer
 
 
@@ -133,8 +133,10 @@ class Dropout(Layer):
     survivors are scaled by ``1 / (1 - rate)``, so inference needs no change (identity).
 
     Forward (training): ``y = x * mask / (1 - rate)`` with ``mask = (u >= rate)``,
-    ``u ~ U[0, 1)``. Backward: ``dx = dy * mask / (1 - rate)`` (the same mask). Kept by
-    ``forward``: ``_mask`` (booleans; ``None`` when the last forward was at inference).
+    ``u ~ U[0, 1)`` (32-bit: ``u = k / 2**32`` for a random 32-bit integer ``k``; see
+    ``kernels/reference.py``, ``dropout_forward``). Backward: ``dx = dy * mask / (1 - rate)``
+    (the same mask). Kept by ``forward``: ``_mask`` (booleans; ``None`` when the last forward
+    was at inference).
     """
 
     def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
@@ -160,19 +162,19 @@ class Dropout(Layer):
             self._mask = None
             return x
         rng = self._rng if self._rng is not None else utils.rng()
-        keep = rng.random(x.shape, dtype=np.float32 if x.dtype == np.float32 else np.float64)
-        self._mask = keep >= self.rate                  # True = kept
-        self._scale = x.dtype.type(1.0 / (1.0 - self.rate))
-        y = x * self._mask
-        y *= self._scale
+        # u ~ U{0, ..., 2**32 - 1}, two per 64-bit word of the generator (PCG64); drop when
+        # u < rate * 2**32. Raw words and one fused pass: 4.0 -> ~1.5 ms per tutorial batch,
+        # where rng.random() alone took 2 ms.
+        words = rng.bit_generator.random_raw((x.size + 1) // 2)
+        threshold = min(int(np.ceil(self.rate * 2.0**32)), 2**32 - 1)
+        self._scale = 1.0 / (1.0 - self.rate)
+        y, self._mask = kernels.dropout_forward(x, words, threshold, self._scale)  # True = kept
         return y
 
     def _backward(self, dy):
         if self._mask is None:
             return dy
-        dx = dy * self._mask
-        dx *= self._scale
-        return dx
+        return kernels.dropout_backward(dy, self._mask, self._scale)
 
     def get_config(self) -> dict:
         config = super().get_config()
