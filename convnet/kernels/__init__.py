@@ -1,21 +1,27 @@
 """Hot loops: :mod:`.reference` defines them in plain NumPy, :mod:`.jit` runs them fast.
 
-Layers import from here, so they always get the fast twins.
+Layers import from here, so they always get the fast twins. The ``*_serial`` kernels run the
+same loops on the calling thread only, for :mod:`convnet.threads`'s per-core workers.
 """
 
 from convnet.kernels.jit import (
     adadelta_update,
     avgpool_backward,
     avgpool_forward,
+    avgpool_forward_serial,
     bias_relu,
+    bias_relu_serial,
     col2im,
     conv2d_direct,
+    conv2d_direct_serial,
     conv2d_kernel_grad,
     dropout_backward,
     dropout_forward,
     im2col,
+    im2col_serial,
     maxpool_backward,
     maxpool_forward,
+    maxpool_forward_serial,
     relu_bias_backward,
 )
 from convnet.kernels.reference import conv_output_size
@@ -24,4 +30,5 @@ __all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kerne
            "dropout_forward", "dropout_backward",
            "maxpool_forward", "maxpool_backward",
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",
-           "conv_output_size"]
+           "conv_output_size", "im2col_serial", "bias_relu_serial", "conv2d_direct_serial",
+           "maxpool_forward_serial", "avgpool_forward_serial"]

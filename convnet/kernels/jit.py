@@ -68,20 +68,24 @@ def float16_via_reference(fast):
     return kernel
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _im2col_sample(x, kh, kw, sh, sw, cols, s):
+    c = x.shape[3]
+    oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
+    for i in range(oh):
+        for j in range(ow):
+            row = (s * oh + i) * ow + j
+            for a in range(kh):
+                for b in range(kw):
+                    base = (a * kw + b) * c
+                    for ch in range(c):  # innermost: contiguous in x and in cols
+                        cols[row, base + ch] = x[s, i * sh + a, j * sw + b, ch]
+
+
 @njit(cache=True, parallel=True)
 def _im2col(x, kh, kw, sh, sw, cols):
-    n, h, w, c = x.shape
-    oh = (h - kh) // sh + 1
-    ow = (w - kw) // sw + 1
-    for s in prange(n):
-        for i in range(oh):
-            for j in range(ow):
-                row = (s * oh + i) * ow + j
-                for a in range(kh):
-                    for b in range(kw):
-                        base = (a * kw + b) * c
-                        for ch in range(c):  # innermost: contiguous in x and in cols
-                            cols[row, base + ch] = x[s, i * sh + a, j * sw + b, ch]
+    for s in prange(x.shape[0]):
+        _im2col_sample(x, kh, kw, sh, sw, cols, s)
 
 
 @float16_via_reference
@@ -129,29 +133,36 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
     return dx
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax, s, record):
+    _, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for i in range(oh):
+        for j in range(ow):
+            for ch in range(c):
+                y[s, i, j, ch] = -np.inf
+                if record:
+                    argmax[s, i, j, ch] = -1
+            for a in range(ph):
+                r = i * sh + a - pad_top
+                if r < 0 or r >= h:
+                    continue  # padding never wins
+                for b in range(pw):
+                    q = j * sw + b - pad_left
+                    if q < 0 or q >= w:
+                        continue
+                    for ch in range(c):
+                        v = x[s, r, q, ch]
+                        if v > y[s, i, j, ch]:  # strict: ties keep the first cell
+                            y[s, i, j, ch] = v
+                            if record:
+                                argmax[s, i, j, ch] = r * w + q
+
+
 @njit(cache=True, parallel=True)
 def _maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
-    n, h, w, c = x.shape
-    oh, ow = y.shape[1], y.shape[2]
-    for s in prange(n):
-        for i in range(oh):
-            for j in range(ow):
-                for ch in range(c):
-                    y[s, i, j, ch] = -np.inf
-                    argmax[s, i, j, ch] = -1
-                for a in range(ph):
-                    r = i * sh + a - pad_top
-                    if r < 0 or r >= h:
-                        continue  # padding never wins
-                    for b in range(pw):
-                        q = j * sw + b - pad_left
-                        if q < 0 or q >= w:
-                            continue
-                        for ch in range(c):
-                            v = x[s, r, q, ch]
-                            if v > y[s, i, j, ch]:  # strict: ties keep the first cell
-                                y[s, i, j, ch] = v
-                                argmax[s, i, j, ch] = r * w + q
+    for s in prange(x.shape[0]):
+        _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax, s, True)
 
 
 @float16_via_reference
@@ -186,26 +197,31 @@ def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.n
     return dx
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s):
+    _, h, w, c = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for i in range(oh):
+        r0 = max(i * sh - pad_top, 0)
+        r1 = min(i * sh - pad_top + ph, h)
+        for j in range(ow):
+            q0 = max(j * sw - pad_left, 0)
+            q1 = min(j * sw - pad_left + pw, w)
+            for ch in range(c):
+                y[s, i, j, ch] = 0
+            for r in range(r0, r1):
+                for q in range(q0, q1):
+                    for ch in range(c):
+                        y[s, i, j, ch] += x[s, r, q, ch]
+            count = (r1 - r0) * (q1 - q0)   # real cells only: padding is not averaged in
+            for ch in range(c):
+                y[s, i, j, ch] /= count
+
+
 @njit(cache=True, parallel=True)
 def _avgpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y):
-    n, h, w, c = x.shape
-    oh, ow = y.shape[1], y.shape[2]
-    for s in prange(n):
-        for i in range(oh):
-            r0 = max(i * sh - pad_top, 0)
-            r1 = min(i * sh - pad_top + ph, h)
-            for j in range(ow):
-                q0 = max(j * sw - pad_left, 0)
-                q1 = min(j * sw - pad_left + pw, w)
-                for ch in range(c):
-                    y[s, i, j, ch] = 0
-                for r in range(r0, r1):
-                    for q in range(q0, q1):
-                        for ch in range(c):
-                            y[s, i, j, ch] += x[s, r, q, ch]
-                count = (r1 - r0) * (q1 - q0)   # real cells only: padding is not averaged in
-                for ch in range(c):
-                    y[s, i, j, ch] /= count
+    for s in prange(x.shape[0]):
+        _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s)
 
 
 @float16_via_reference
@@ -272,13 +288,17 @@ def adadelta_update(p: np.ndarray, g: np.ndarray, a: np.ndarray, d: np.ndarray,
                      t(lr), t(rho), t(eps))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _bias_relu_row(z, bias, r):
+    for k in range(z.shape[1]):
+        v = z[r, k] + bias[k]
+        z[r, k] = 0 if v <= 0 else v         # NaN stays NaN, as with np.maximum
+
+
 @njit(cache=True, parallel=True)
 def _bias_relu(z, bias):
-    rows, f = z.shape
-    for r in prange(rows):
-        for k in range(f):
-            v = z[r, k] + bias[k]
-            z[r, k] = 0 if v <= 0 else v     # NaN stays NaN, as with np.maximum
+    for r in prange(z.shape[0]):
+        _bias_relu_row(z, bias, r)
 
 
 @float16_via_reference
@@ -326,28 +346,33 @@ def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return dz, partial.sum(axis=0)
 
 
-@njit(cache=True, parallel=True)
-def _conv2d_direct(x, kernel, bias, sh, sw, relu, z):
-    n, h, w, c = x.shape
+@njit(cache=True, nogil=True, inline="always")
+def _conv2d_direct_sample(x, kernel, bias, sh, sw, relu, z, acc, s):
+    _, h, w, c = x.shape
     kh, kw, _, f = kernel.shape
     oh = (h - kh) // sh + 1
     ow = (w - kw) // sw + 1
-    for s in prange(n):
-        acc = np.empty(f, dtype=z.dtype)
-        for i in range(oh):
-            for j in range(ow):
-                for k in range(f):
-                    acc[k] = bias[k]
-                for a in range(kh):
-                    for b in range(kw):
-                        for ch in range(c):
-                            v = x[s, i * sh + a, j * sw + b, ch]
-                            for k in range(f):       # innermost: contiguous in K and in z
-                                acc[k] += v * kernel[a, b, ch, k]
-                row = (s * oh + i) * ow + j
-                for k in range(f):
-                    v = acc[k]
-                    z[row, k] = (0 if v <= 0 else v) if relu else v
+    for i in range(oh):
+        for j in range(ow):
+            for k in range(f):
+                acc[k] = bias[k]
+            for a in range(kh):
+                for b in range(kw):
+                    for ch in range(c):
+                        v = x[s, i * sh + a, j * sw + b, ch]
+                        for k in range(f):       # innermost: contiguous in K and in z
+                            acc[k] += v * kernel[a, b, ch, k]
+            row = (s * oh + i) * ow + j
+            for k in range(f):
+                v = acc[k]
+                z[row, k] = (0 if v <= 0 else v) if relu else v
+
+
+@njit(cache=True, parallel=True)
+def _conv2d_direct(x, kernel, bias, sh, sw, relu, z):
+    for s in prange(x.shape[0]):
+        acc = np.empty(kernel.shape[3], dtype=z.dtype)
+        _conv2d_direct_sample(x, kernel, bias, sh, sw, relu, z, acc, s)
 
 
 @float16_via_reference
@@ -451,3 +476,47 @@ def dropout_backward(dy: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarr
     _dropout_backward(dy.reshape(-1), np.ascontiguousarray(keep).reshape(-1),
                       dy.dtype.type(scale), dx.reshape(-1))
     return dx
+
+
+# ----- serial drivers ---------------------------------------------------------------------------
+# The same per-sample loops as the parallel kernels above, run on the calling thread only and
+# without the GIL: for convnet.threads' per-core workers, which are the parallelism themselves.
+# No argument checks: the layers pass exact shapes and dtypes (float32/float64, C-contiguous).
+
+
+@njit(cache=True, nogil=True)
+def im2col_serial(x, kh, kw, sh, sw, cols):
+    """:func:`im2col` into ``cols``, on the calling thread."""
+    for s in range(x.shape[0]):
+        _im2col_sample(x, kh, kw, sh, sw, cols, s)
+
+
+@njit(cache=True, nogil=True)
+def bias_relu_serial(z, bias):
+    """:func:`bias_relu` in place, on the calling thread."""
+    for r in range(z.shape[0]):
+        _bias_relu_row(z, bias, r)
+
+
+@njit(cache=True, nogil=True)
+def conv2d_direct_serial(x, kernel, bias, sh, sw, relu, z):
+    """:func:`conv2d_direct` into ``z`` (N*OH*OW, F), on the calling thread."""
+    acc = np.empty(kernel.shape[3], dtype=z.dtype)
+    for s in range(x.shape[0]):
+        _conv2d_direct_sample(x, kernel, bias, sh, sw, relu, z, acc, s)
+
+
+@njit(cache=True, nogil=True)
+def maxpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, y):
+    """:func:`maxpool_forward` into ``y``, on the calling thread, without the argmax
+    (inference has no backward pass)."""
+    no_argmax = np.empty((1, 1, 1, 1), dtype=np.int64)
+    for s in range(x.shape[0]):
+        _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, no_argmax, s, False)
+
+
+@njit(cache=True, nogil=True)
+def avgpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, y):
+    """:func:`avgpool_forward` into ``y``, on the calling thread."""
+    for s in range(x.shape[0]):
+        _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s)

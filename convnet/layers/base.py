@@ -21,6 +21,7 @@ checks (input shape, dtype, forward-before-backward) so every layer reports mist
 from __future__ import annotations
 
 import re
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -118,6 +119,26 @@ class Layer:
         dy = self._check_output_grad(dy)
         self._want_input_gradient = bool(input_gradient)
         return self._backward(dy)
+
+    # ----- per-core inference (Sequential.predict; see convnet/threads.py) ------------------
+    runs_per_core = False   # True where infer_chunk is implemented
+
+    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
+        """The inference output (``forward(x, training=False)``) for a few samples, computed on
+        the calling thread only and keeping nothing on the layer, so that one thread per core can
+        each run the layer on its own samples at the same time. ``x`` already has the layer's
+        input shape and dtype (the model checks the whole batch once)."""
+        raise NotImplementedError(f"{self._describe()} has no per-core inference")
+
+    def _thread_buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """A scratch array of the calling thread's own, kept between calls (see infer_chunk)."""
+        buffers = self.__dict__.setdefault("_thread_buffers", {})
+        key = (name, threading.get_ident())
+        size = int(np.prod(shape))
+        buf = buffers.get(key)
+        if buf is None or buf.size < size or buf.dtype != self.dtype:
+            buf = buffers[key] = np.empty(size, dtype=self.dtype)
+        return buf[:size].reshape(shape)
 
     # ----- serialisation --------------------------------------------------------------------
     def get_config(self) -> dict:

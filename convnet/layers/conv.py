@@ -134,6 +134,39 @@ class Conv2D(ActivationMixin, Layer):
             y = y.transpose(0, 3, 1, 2)                      # NHWC -> NCHW
         return y
 
+    runs_per_core = True
+
+    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
+        """``forward(x)`` at inference for a few samples, on this thread alone (see Layer):
+        the same im2col + GEMM + bias + activation with serial kernels, into this thread's
+        buffers."""
+        if self.data_format == "channels_first":
+            x = x.transpose(0, 2, 3, 1)
+        (pt, pb), (pl, pr) = self._pads(x.shape[1], x.shape[2])
+        if pt or pb or pl or pr:
+            x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+        x = np.ascontiguousarray(x)
+        n, h, w, c = x.shape
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+        bias = self.params["bias"] if self.use_bias else self._zero_bias()
+        relu = self.activation == "relu"
+        z = np.empty((n * oh * ow, self.filters), dtype=self.dtype)
+        if kh * kw * c <= self.DIRECT_MAX_CELLS:
+            kernels.conv2d_direct_serial(x, self.params["kernel"], bias, sh, sw, relu, z)
+        else:
+            cols = self._thread_buffer("cols", (n * oh * ow, kh * kw * c))
+            kernels.im2col_serial(x, kh, kw, sh, sw, cols)
+            np.matmul(cols, self.params["kernel"].reshape(-1, self.filters), out=z)
+            if relu:
+                kernels.bias_relu_serial(z, bias)
+            else:
+                z += bias
+        if not relu:
+            z = self._act_forward(z, out=z)
+        y = z.reshape(n, oh, ow, self.filters)
+        return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
+
     BLOCK = 32   # samples per im2col block (see _blocks)
     DIRECT_MAX_CELLS = 9   # windows of at most this many cells skip im2col (see _direct)
 

@@ -171,6 +171,11 @@ class Dropout(Layer):
         y, self._mask = kernels.dropout_forward(x, words, threshold, self._scale)  # True = kept
         return y
 
+    runs_per_core = True
+
+    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
+        return x                                        # the identity at inference
+
     def _backward(self, dy):
         if self._mask is None:
             return dy
@@ -194,6 +199,11 @@ class Activation(ActivationMixin, Layer):
 
     def _forward(self, x, training):
         return self._activate(x)
+
+    runs_per_core = True
+
+    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
+        return self._act_forward(x, out=None)
 
     def _backward_linear(self, dz):
         return dz

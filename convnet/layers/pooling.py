@@ -11,7 +11,9 @@ of the window receives ``dy / count``.
 
 from __future__ import annotations
 
-from convnet import backend
+import numpy as np
+
+from convnet import backend, kernels
 from convnet.kernels import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward
 from convnet.layers.base import Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
@@ -55,6 +57,19 @@ class _Pooling2D(Layer):
                              f"not fit in a {h}x{w} input with padding='valid'")
         return (c, oh, ow) if self.data_format == "channels_first" else (oh, ow, c)
 
+    runs_per_core = True
+    _serial_kernel = None   # the subclass's serial forward kernel
+
+    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
+        """``forward(x)`` at inference for a few samples, on this thread alone (see Layer)."""
+        if self.data_format == "channels_first":
+            x = x.transpose(0, 2, 3, 1)
+        x = np.ascontiguousarray(x)
+        oh, ow, pad_top, pad_left = self._geometry(x.shape[1], x.shape[2])
+        y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+        self._serial_kernel(x, *self.pool_size, *self.strides, pad_top, pad_left, y)
+        return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({"pool_size": list(self.pool_size), "padding": self.padding,
@@ -69,6 +84,8 @@ class MaxPooling2D(_Pooling2D):
     Kept by ``forward`` for ``backward``: ``_argmax`` (flat index of each window's winner) and
     ``_x_shape`` (channels-last input shape).
     """
+
+    _serial_kernel = staticmethod(kernels.maxpool_forward_serial)
 
     def _forward(self, x, training):
         if self.data_format == "channels_first":
@@ -97,6 +114,8 @@ class AveragePooling2D(_Pooling2D):
     count, not by the window size), as Keras does. Kept by ``forward``: ``_x_shape`` and
     ``_pads_used`` (top and left padding).
     """
+
+    _serial_kernel = staticmethod(kernels.avgpool_forward_serial)
 
     def _forward(self, x, training):
         if self.data_format == "channels_first":
