@@ -156,3 +156,35 @@ def test_serial_kernels_match_reference(dtype):
         jit.avgpool_forward_serial(x, 3, 3, 2, 2, pad, pad, y)
         np.testing.assert_allclose(y, reference.avgpool_forward(x, 3, 3, 2, 2, oh, ow, pad, pad),
                                    rtol=1e-5)
+
+
+@needs_openblas
+@pytest.mark.parametrize("make,shape", [
+    (lambda: Conv2D(5, (3, 3), activation="relu"), (8, 7, 3)),            # fused ReLU mask
+    (lambda: Conv2D(4, (3, 2), strides=2, padding="same", activation="tanh"), (7, 8, 2)),
+    (lambda: Conv2D(3, (3, 3), use_bias=False, activation="relu"), (6, 6, 2)),
+    (lambda: Conv2D(3, (3, 3), padding="same", activation="relu",
+                    data_format="channels_first"), (2, 6, 5)),
+])
+@pytest.mark.parametrize("input_gradient", [True, False])
+def test_per_core_training_passes_equal_the_block_path(make, shape, input_gradient, monkeypatch):
+    layer = make()
+    layer.TASK, layer.CHUNK = 5, 2                  # 13 samples: uneven tasks and chunks
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((13,) + shape).astype("float32")
+    layer.build(shape)
+    for value in layer.params.values():
+        value[...] = rng.standard_normal(value.shape)
+    y = layer.forward(x, training=True).copy()
+    dy = rng.standard_normal(y.shape).astype("float32")
+    dx = layer.backward(dy, input_gradient=input_gradient)
+    grads = {k: v.copy() for k, v in layer.grads.items()}
+    monkeypatch.setattr(threads, "_OPENBLAS", None)     # the whole-block path
+    np.testing.assert_allclose(layer.forward(x, training=True), y, rtol=1e-5, atol=1e-5)
+    dx_blocks = layer.backward(dy, input_gradient=input_gradient)
+    if input_gradient:
+        np.testing.assert_allclose(dx, dx_blocks, rtol=1e-5, atol=1e-5)
+    else:
+        assert dx is None and dx_blocks is None
+    for k in grads:
+        np.testing.assert_allclose(grads[k], layer.grads[k], rtol=1e-4, atol=1e-4)

@@ -12,6 +12,7 @@ from convnet.kernels.jit import (
     bias_relu,
     bias_relu_serial,
     col2im,
+    col2im_serial,
     conv2d_direct,
     conv2d_direct_serial,
     conv2d_kernel_grad,
@@ -23,6 +24,7 @@ from convnet.kernels.jit import (
     maxpool_forward,
     maxpool_forward_serial,
     relu_bias_backward,
+    relu_bias_backward_serial,
 )
 from convnet.kernels.reference import conv_output_size
 
@@ -31,4 +33,5 @@ __all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kerne
            "maxpool_forward", "maxpool_backward",
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",
            "conv_output_size", "im2col_serial", "bias_relu_serial", "conv2d_direct_serial",
-           "maxpool_forward_serial", "avgpool_forward_serial"]
+           "maxpool_forward_serial", "avgpool_forward_serial", "col2im_serial",
+           "relu_bias_backward_serial"]

@@ -100,22 +100,26 @@ def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
     return out
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _col2im_sample(cols, kh, kw, sh, sw, dx, s):
+    _, h, w, c = dx.shape
+    oh, ow = (h - kh) // sh + 1, (w - kw) // sw + 1
+    dx[s] = 0                    # each thread clears its own samples (cheaper than np.zeros)
+    for i in range(oh):
+        for j in range(ow):
+            row = (s * oh + i) * ow + j
+            for a in range(kh):
+                for b in range(kw):
+                    base = (a * kw + b) * c
+                    for ch in range(c):
+                        # += : windows overlap, each input cell collects every window's share
+                        dx[s, i * sh + a, j * sw + b, ch] += cols[row, base + ch]
+
+
 @njit(cache=True, parallel=True)
 def _col2im(cols, kh, kw, sh, sw, dx):
-    n, h, w, c = dx.shape
-    oh = (h - kh) // sh + 1
-    ow = (w - kw) // sw + 1
-    for s in prange(n):
-        dx[s] = 0                    # each thread clears its own samples (cheaper than np.zeros)
-        for i in range(oh):
-            for j in range(ow):
-                row = (s * oh + i) * ow + j
-                for a in range(kh):
-                    for b in range(kw):
-                        base = (a * kw + b) * c
-                        for ch in range(c):
-                            # += : windows overlap, each input cell collects every window's share
-                            dx[s, i * sh + a, j * sw + b, ch] += cols[row, base + ch]
+    for s in prange(dx.shape[0]):
+        _col2im_sample(cols, kh, kw, sh, sw, dx, s)
 
 
 @float16_via_reference
@@ -314,21 +318,27 @@ def bias_relu(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
 RELU_BIAS_BLOCKS = 64   # fixed, so db's summation order never depends on the thread count
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _relu_bias_backward_rows(dy, y, dz, db, first, stop):
+    # dz = dy * (y > 0) for rows first:stop, and their sum added to db
+    for r in range(first, stop):
+        for k in range(dy.shape[1]):
+            v = dy[r, k]
+            if not y[r, k] > 0:
+                v = v - v                    # 0, but NaN/inf in dy give NaN, as dy * False
+            dz[r, k] = v
+            db[k] += v
+
+
 @njit(cache=True, parallel=True)
 def _relu_bias_backward(dy, y, dz, partial):
-    rows, f = dy.shape
+    rows = dy.shape[0]
     blocks = partial.shape[0]
     step = (rows + blocks - 1) // blocks
     for blk in prange(blocks):
-        for k in range(f):
-            partial[blk, k] = 0
-        for r in range(blk * step, min(rows, (blk + 1) * step)):
-            for k in range(f):
-                v = dy[r, k]
-                if not y[r, k] > 0:
-                    v = v - v                # 0, but NaN/inf in dy give NaN, as dy * False
-                dz[r, k] = v
-                partial[blk, k] += v
+        partial[blk] = 0
+        _relu_bias_backward_rows(dy, y, dz, partial[blk], blk * step,
+                                 min(rows, (blk + 1) * step))
 
 
 @float16_via_reference
@@ -520,3 +530,17 @@ def avgpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, y):
     """:func:`avgpool_forward` into ``y``, on the calling thread."""
     for s in range(x.shape[0]):
         _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s)
+
+
+@njit(cache=True, nogil=True)
+def col2im_serial(cols, kh, kw, sh, sw, dx):
+    """:func:`col2im` into ``dx`` (cleared first), on the calling thread."""
+    for s in range(dx.shape[0]):
+        _col2im_sample(cols, kh, kw, sh, sw, dx, s)
+
+
+@njit(cache=True, nogil=True)
+def relu_bias_backward_serial(dy, y, dz, db):
+    """:func:`relu_bias_backward` into ``dz``, on the calling thread, *adding* the rows' sum
+    into ``db``."""
+    _relu_bias_backward_rows(dy, y, dz, db, 0, dy.shape[0])

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet import backend, initializers, kernels
+from convnet import backend, initializers, kernels, threads
 from convnet.kernels import col2im, im2col
 from convnet.layers.base import ActivationMixin, Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
@@ -124,10 +124,13 @@ class Conv2D(ActivationMixin, Layer):
             kernel = self.params["kernel"].reshape(-1, self.filters)     # (KH*KW*C, F)
             rows = self._rows_per_sample()
             z = np.empty((n * rows, self.filters), dtype=self.dtype)
-            # Z = cols @ K, where cols holds one window per row; see _blocks for the blocking.
-            for start, stop, cols in self._blocks(n):
-                np.matmul(cols, kernel, out=z[start * rows:stop * rows])
-            y = self._bias_and_activate(z, bias)                     # f(z + b), in place
+            if self._per_core():
+                y = self._forward_per_core(z, kernel, bias)
+            else:
+                # Z = cols @ K, where cols holds one window per row; see _blocks for the blocking
+                for start, stop, cols in self._blocks(n):
+                    np.matmul(cols, kernel, out=z[start * rows:stop * rows])
+                y = self._bias_and_activate(z, bias)                 # f(z + b), in place
         oh, ow = self._output_hw()
         y = y.reshape(n, oh, ow, self.filters)
         if self.data_format == "channels_first":
@@ -166,6 +169,54 @@ class Conv2D(ActivationMixin, Layer):
             z = self._act_forward(z, out=z)
         y = z.reshape(n, oh, ow, self.filters)
         return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
+
+    TASK = 32    # samples per task of a per-core worker thread (see _per_core)
+    CHUNK = 8    # samples per im2col matrix inside a task
+
+    def _per_core(self) -> bool:
+        """Whether training passes run as tasks on per-core worker threads
+        (:mod:`convnet.threads`): each task takes TASK samples and unfolds, multiplies and adds
+        the bias CHUNK samples at a time with serial kernels and a single-threaded BLAS, so each
+        small im2col matrix is used while it is still in that core's cache. Otherwise (NumPy
+        without OpenBLAS, or float16, which numba cannot compute) whole blocks of BLOCK samples
+        go through parallel kernels one step at a time. The same products either way; the
+        tests compare both paths."""
+        return threads.available() and self.dtype != "float16"
+
+    def _task_count(self, n: int) -> int:
+        return -(-n // self.TASK)
+
+    def _task_chunks(self, t: int, n: int):
+        """Yield ``(first, stop, cols)`` for task ``t``: the im2col matrix of samples
+        ``first:stop``, CHUNK samples at a time, in the calling thread's own buffer."""
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        x, rows = self._x_padded, self._rows_per_sample()
+        depth = kh * kw * x.shape[3]
+        buffer = self._thread_buffer("cols", (self.CHUNK * rows, depth))
+        end = min(n, (t + 1) * self.TASK)
+        for first in range(t * self.TASK, end, self.CHUNK):
+            stop = min(first + self.CHUNK, end)
+            cols = buffer[:(stop - first) * rows]
+            kernels.im2col_serial(x[first:stop], kh, kw, sh, sw, cols)
+            yield first, stop, cols
+
+    def _forward_per_core(self, z: np.ndarray, kernel: np.ndarray, bias) -> np.ndarray:
+        """Z = cols @ K and f(Z + b), task by task on the per-core threads (see _per_core)."""
+        rows, n = self._rows_per_sample(), self._x_padded.shape[0]
+        fused = bias is not None and self.activation == "relu"
+
+        def task(t):
+            for first, stop, cols in self._task_chunks(t, n):
+                z_chunk = z[first * rows:stop * rows]
+                np.matmul(cols, kernel, out=z_chunk)
+                if fused:
+                    kernels.bias_relu_serial(z_chunk, bias)
+
+        threads.run_tasks(task, self._task_count(n))
+        if not fused:
+            return self._bias_and_activate(z, bias)
+        self._y = z
+        return z
 
     BLOCK = 32   # samples per im2col block (see _blocks)
     DIRECT_MAX_CELLS = 9   # windows of at most this many cells skip im2col (see _direct)
@@ -221,7 +272,12 @@ class Conv2D(ActivationMixin, Layer):
     def _backward(self, dy: np.ndarray) -> np.ndarray:
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        return self._backward_linear(*self._activation_and_bias_grad(dy.reshape(-1, self.filters)))
+        dy = dy.reshape(-1, self.filters)
+        if self._per_core() and not self._direct() and self.use_bias and \
+                self.activation == "relu":
+            # dL/dz = dy * (y > 0) and dL/db chunk by chunk, inside the tasks
+            return self._backward_per_core(np.ascontiguousarray(dy), relu_mask=True)
+        return self._backward_linear(*self._activation_and_bias_grad(dy))
 
     def backward_preactivation(self, dz: np.ndarray, input_gradient: bool = True):
         dz = self._check_output_grad(dz)
@@ -235,15 +291,17 @@ class Conv2D(ActivationMixin, Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         x = self._x_padded
         n, rows = x.shape[0], self._rows_per_sample()
-        if self.use_bias:
-            self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
         want_dx = self._want_input_gradient      # False for a model's first layer: thrown away
+        if self._direct() and not want_dx:
+            self._set_bias_grad(dz, db)
+            self.grads["kernel"][...] = kernels.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
+            return None
+        if self._per_core():
+            return self._backward_per_core(dz, relu_mask=False, db=db)
+        self._set_bias_grad(dz, db)
         if want_dx:
             kernel_t = np.ascontiguousarray(self.params["kernel"].reshape(-1, self.filters).T)
             dx = np.empty(x.shape, dtype=self.dtype)
-        if self._direct() and not want_dx:
-            self.grads["kernel"][...] = kernels.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
-            return None
         dkernel = np.zeros((kh * kw * x.shape[3], self.filters), dtype=self.dtype)
         for start, stop, cols in self._blocks(n):                     # the forward's blocks
             dz_block = dz[start * rows:stop * rows]
@@ -252,8 +310,53 @@ class Conv2D(ActivationMixin, Layer):
                 dcols = np.matmul(dz_block, kernel_t, out=cols)       # dcols = dZ @ K.T
                 col2im(dcols, (stop - start,) + x.shape[1:], kh, kw, sh, sw, out=dx[start:stop])
         self.grads["kernel"][...] = dkernel.reshape(self.params["kernel"].shape)
-        if not want_dx:
-            return None
+        return self._input_gradient(dx) if want_dx else None
+
+    def _set_bias_grad(self, dz: np.ndarray, db: np.ndarray | None) -> None:
+        if self.use_bias:
+            self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
+
+    def _backward_per_core(self, dz: np.ndarray, relu_mask: bool,
+                           db: np.ndarray | None = None) -> np.ndarray | None:
+        """The same products as :meth:`_backward_linear`, task by task on the per-core threads
+        (see _per_core), re-unfolding each chunk as the forward did.
+
+        With ``relu_mask`` the argument is dL/dy of a ReLU layer with bias, and each chunk first
+        becomes dL/dz = dy * (y > 0), with its rows' sum for dL/db, while it is in cache. Every
+        task sums its own share of dK (and db); the shares are added in task order afterwards, so
+        the result does not depend on the number of threads.
+        """
+        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        x = self._x_padded
+        n, rows = x.shape[0], self._rows_per_sample()
+        depth, tasks = kh * kw * x.shape[3], self._task_count(n)
+        want_dx = self._want_input_gradient
+        kernel_t = np.ascontiguousarray(self.params["kernel"].reshape(-1, self.filters).T)
+        dx = np.empty(x.shape, dtype=self.dtype) if want_dx else None
+        dk_shares = np.empty((tasks, depth, self.filters), dtype=self.dtype)
+        db_shares = np.zeros((tasks, self.filters), dtype=self.dtype)
+        dy = dz
+        if relu_mask:
+            dz = np.empty_like(dy)
+
+        def task(t):
+            dk = dk_shares[t]
+            dk[...] = 0
+            for first, stop, cols in self._task_chunks(t, n):
+                r = slice(first * rows, stop * rows)
+                if relu_mask:
+                    kernels.relu_bias_backward_serial(dy[r], self._y[r], dz[r], db_shares[t])
+                dk += cols.T @ dz[r]                                  # dK = cols.T @ dZ
+                if want_dx:
+                    dcols = np.matmul(dz[r], kernel_t, out=cols)      # dcols = dZ @ K.T
+                    kernels.col2im_serial(dcols, kh, kw, sh, sw, dx[first:stop])
+
+        threads.run_tasks(task, tasks)
+        self.grads["kernel"][...] = dk_shares.sum(axis=0).reshape(self.params["kernel"].shape)
+        self._set_bias_grad(dz, db_shares.sum(axis=0) if relu_mask else db)
+        return self._input_gradient(dx) if want_dx else None
+
+    def _input_gradient(self, dx: np.ndarray) -> np.ndarray:
         pt, pb, pl, pr = self._pad
         dx = dx[:, pt:dx.shape[1] - pb, pl:dx.shape[2] - pr, :]   # drop the padding's gradient
         if self.data_format == "channels_first":
