@@ -131,7 +131,7 @@ class Layer:
         raise NotImplementedError(f"{self._describe()} has no per-core inference")
 
     def _thread_buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """A scratch array of the calling thread's own, kept between calls (see infer_chunk)."""
+        """A scratch array of the calling thread's own, kept between calls (per-core tasks)."""
         buffers = self.__dict__.setdefault("_thread_buffers", {})
         key = (name, threading.get_ident())
         size = int(np.prod(shape))

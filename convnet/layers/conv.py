@@ -336,24 +336,26 @@ class Conv2D(ActivationMixin, Layer):
         dk_shares = np.empty((tasks, depth, self.filters), dtype=self.dtype)
         db_shares = np.zeros((tasks, self.filters), dtype=self.dtype)
         dy = dz
-        if relu_mask:
-            dz = np.empty_like(dy)
 
         def task(t):
             dk = dk_shares[t]
             dk[...] = 0
             for first, stop, cols in self._task_chunks(t, n):
                 r = slice(first * rows, stop * rows)
-                if relu_mask:
-                    kernels.relu_bias_backward_serial(dy[r], self._y[r], dz[r], db_shares[t])
-                dk += cols.T @ dz[r]                                  # dK = cols.T @ dZ
+                dz_chunk = dz[r]
+                if relu_mask:      # dL/dz of this chunk only: kept in this thread's buffer
+                    dz_chunk = self._thread_buffer("dz", ((stop - first) * rows, self.filters))
+                    kernels.relu_bias_backward_serial(dy[r], self._y[r], dz_chunk, db_shares[t])
+                dk += cols.T @ dz_chunk                               # dK = cols.T @ dZ
                 if want_dx:
-                    dcols = np.matmul(dz[r], kernel_t, out=cols)      # dcols = dZ @ K.T
+                    dcols = np.matmul(dz_chunk, kernel_t, out=cols)   # dcols = dZ @ K.T
                     kernels.col2im_serial(dcols, kh, kw, sh, sw, dx[first:stop])
 
         threads.run_tasks(task, tasks)
         self.grads["kernel"][...] = dk_shares.sum(axis=0).reshape(self.params["kernel"].shape)
-        self._set_bias_grad(dz, db_shares.sum(axis=0) if relu_mask else db)
+        if relu_mask:
+            db = db_shares.sum(axis=0)
+        self._set_bias_grad(dz, db)
         return self._input_gradient(dx) if want_dx else None
 
     def _input_gradient(self, dx: np.ndarray) -> np.ndarray:
