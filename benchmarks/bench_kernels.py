@@ -42,6 +42,11 @@ def main() -> None:
     dz2 = rng.random((n * 24 * 24, 64), dtype=np.float32)
     z2, b2 = rng.standard_normal((n * 24 * 24, 64), dtype=np.float32), w2[0]
     p = rng.random(9216 * 128, dtype=np.float32)
+    k1, b1 = rng.standard_normal((3, 3, 1, 32), dtype=np.float32), w2[0, :32]
+    dz1 = rng.standard_normal((n * 26 * 26, 32), dtype=np.float32)
+    pooled = rng.random((n, 12, 12, 64), dtype=np.float32)                  # dropout input
+    words = rng.bit_generator.random_raw((pooled.size + 1) // 2)
+    keep = jit.dropout_forward(pooled, words, 2**30, 4 / 3)[1]
     g, a, d = (rng.random(p.shape, dtype=np.float32) for _ in range(3))
 
     cases = [
@@ -54,6 +59,10 @@ def main() -> None:
         ("bias+relu conv2 (with a copy)", lambda m: m.bias_relu(z2.copy(), b2)),
         ("relu+bias backward conv2", lambda m: m.relu_bias_backward(dz2, y2.reshape(-1, 64))),
         ("adadelta 1.18M params", lambda m: m.adadelta_update(p, g, a, d, 1.0, 0.95, 1e-7)),
+        ("direct conv1 + bias + relu", lambda m: m.conv2d_direct(x1, k1, b1, 1, 1, True)),
+        ("direct conv1 dL/dK", lambda m: m.conv2d_kernel_grad(x1, dz1, 3, 3, 1, 1)),
+        ("dropout fwd (128,12,12,64)", lambda m: m.dropout_forward(pooled, words, 2**30, 4 / 3)),
+        ("dropout bwd", lambda m: m.dropout_backward(pooled, keep, 4 / 3)),
     ]
     print(f"{'kernel':<30}{'numba ms':>10}{'NumPy ref ms':>14}{'speed-up':>10}")
     for name, call in cases:
@@ -79,6 +88,32 @@ def main() -> None:
     ms = median_ms(blocked_forward)
     print(f"  {'forward, 4 x (im2col 32 + GEMM)':<24}{ms:8.2f} ms  {flop / ms / 1e6:6.0f} GFLOPS"
           " (im2col included)")
+    gemm_scaling(w2)
+
+
+def gemm_scaling(w2: np.ndarray) -> None:
+    """How well two single-threaded GEMMs share the machine (what Conv2D's per-core tasks rely
+    on): sixteen 8-image forward GEMMs on one thread, then on each of two threads at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from convnet import threads
+    if not threads.available():
+        print("\nper-core GEMMs: NumPy's OpenBLAS thread control not found, skipped")
+        return
+    a = np.random.default_rng(1).random((8 * 576, 288), dtype=np.float32)
+    outs = [np.empty((8 * 576, 64), dtype=np.float32) for _ in range(2)]
+    flop = 16 * 2 * a.shape[0] * 288 * 64
+
+    def sixteen(i):
+        for _ in range(16):
+            np.matmul(a, w2, out=outs[i])
+
+    with ThreadPoolExecutor(2) as pool, threads.single_threaded_blas():
+        one = median_ms(lambda: sixteen(0))
+        two = median_ms(lambda: list(pool.map(sixteen, range(2))))
+    print(f"\nper-core GEMMs (8 images, single-threaded BLAS): one thread {flop / one / 1e6:.0f} "
+          f"GFLOPS, two threads together {2 * flop / two / 1e6:.0f} GFLOPS "
+          f"({2 * one / two:.2f}x)")
 
 
 if __name__ == "__main__":

@@ -171,15 +171,15 @@ class Dropout(Layer):
         y, self._mask = kernels.dropout_forward(x, words, threshold, self._scale)  # True = kept
         return y
 
-    runs_per_core = True
-
-    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
-        return x                                        # the identity at inference
-
     def _backward(self, dy):
         if self._mask is None:
             return dy
         return kernels.dropout_backward(dy, self._mask, self._scale)
+
+    runs_per_core = True
+
+    def infer_chunk(self, x: np.ndarray) -> np.ndarray:
+        return x                                        # the identity at inference
 
     def get_config(self) -> dict:
         config = super().get_config()
