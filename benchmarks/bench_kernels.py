@@ -35,6 +35,7 @@ def main() -> None:
     x1 = rng.random((n, 28, 28, 1), dtype=np.float32)          # conv1 input
     x2 = rng.random((n, 26, 26, 32), dtype=np.float32)         # conv2 input
     cols2 = jit.im2col(x2, 3, 3, 1, 1)                          # (73728, 288)
+    cols1 = jit.im2col(x1, 3, 3, 1, 1)                          # (86528, 9)
     y2 = rng.random((n, 24, 24, 64), dtype=np.float32)         # conv2 output (pool input)
     _, arg = jit.maxpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)
     dy_pool = rng.random((n, 12, 12, 64), dtype=np.float32)
@@ -50,8 +51,9 @@ def main() -> None:
     g, a, d = (rng.random(p.shape, dtype=np.float32) for _ in range(3))
 
     cases = [
-        ("im2col conv1 (128,28,28,1)", lambda m: m.im2col(x1, 3, 3, 1, 1)),
-        ("im2col conv2 (128,26,26,32)", lambda m: m.im2col(x2, 3, 3, 1, 1)),
+        # into a reused buffer, as Conv2D does (a fresh 85 MB array costs its page faults too)
+        ("im2col conv1 (128,28,28,1)", lambda m: m.im2col(x1, 3, 3, 1, 1, out=cols1)),
+        ("im2col conv2 (128,26,26,32)", lambda m: m.im2col(x2, 3, 3, 1, 1, out=cols2)),
         ("col2im conv2", lambda m: m.col2im(cols2, x2.shape, 3, 3, 1, 1)),
         ("maxpool fwd (128,24,24,64)", lambda m: m.maxpool_forward(y2, 2, 2, 2, 2, 12, 12, 0, 0)),
         ("maxpool bwd", lambda m: m.maxpool_backward(dy_pool, arg, y2.shape)),
@@ -64,11 +66,13 @@ def main() -> None:
         ("dropout fwd (128,12,12,64)", lambda m: m.dropout_forward(pooled, words, 2**30, 4 / 3)),
         ("dropout bwd", lambda m: m.dropout_backward(pooled, keep, 4 / 3)),
     ]
+    # all numba runs first: a NumPy twin's BLAS call leaves OpenBLAS's threads spinning for a
+    # moment, which would slow down the numba kernel timed right after it
+    fast = [median_ms(lambda call=call: call(jit)) for _, call in cases]
+    slow = [median_ms(lambda call=call: call(reference), repeats=3) for _, call in cases]
     print(f"{'kernel':<30}{'numba ms':>10}{'NumPy ref ms':>14}{'speed-up':>10}")
-    for name, call in cases:
-        fast = median_ms(lambda call=call: call(jit))
-        slow = median_ms(lambda call=call: call(reference), repeats=3)
-        print(f"{name:<30}{fast:>10.2f}{slow:>14.2f}{slow / fast:>9.1f}x")
+    for (name, _), f, s in zip(cases, fast, slow):
+        print(f"{name:<30}{f:>10.2f}{s:>14.2f}{s / f:>9.1f}x")
     flop = 2 * cols2.shape[0] * 288 * 64
     print(f"\nconv2 GEMMs, {flop / 1e9:.2f} GFLOP each:")
     for name, fn in [("forward  cols @ K", lambda: cols2 @ w2),
