@@ -12,6 +12,11 @@ matrix product ``Z = cols @ K.reshape(KH*KW*C, F) + b``. Backward is then matrix
     db = dZ.sum over rows     (F,)
     dcols = dZ @ K.T          (N*OH*OW, KH*KW*C)
     dx = col2im(dcols)        -- fold back, *summing* where windows overlap
+
+How the products are run, fastest first (all compute the same numbers; the tests compare them):
+windows of at most 9 cells (the tutorial's conv1) skip im2col and loop over windows directly
+(``kernels.conv2d_direct``); otherwise, with NumPy's OpenBLAS, tasks on one thread per core
+(``conv_per_core.py``); otherwise blocks of BLOCK samples (``_blocks``, below).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import numpy as np
 
 from convnet import backend, initializers, kernels, threads
 from convnet.kernels import col2im, im2col
+from convnet.layers import conv_per_core
 from convnet.layers.base import ActivationMixin, Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
 
@@ -125,7 +131,7 @@ class Conv2D(ActivationMixin, Layer):
             rows = self._rows_per_sample()
             z = np.empty((n * rows, self.filters), dtype=self.dtype)
             if self._per_core():
-                y = self._forward_per_core(z, kernel, bias)
+                y = conv_per_core.forward(self, z, kernel, bias)
             else:
                 # Z = cols @ K, where cols holds one window per row; see _blocks for the blocking
                 for start, stop, cols in self._blocks(n):
@@ -170,53 +176,13 @@ class Conv2D(ActivationMixin, Layer):
         y = z.reshape(n, oh, ow, self.filters)
         return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
 
-    TASK = 32    # samples per task of a per-core worker thread (see _per_core)
+    TASK = 32    # samples per task of a per-core worker thread (see conv_per_core.py)
     CHUNK = 8    # samples per im2col matrix inside a task
 
     def _per_core(self) -> bool:
-        """Whether training passes run as tasks on per-core worker threads
-        (:mod:`convnet.threads`): each task takes TASK samples and unfolds, multiplies and adds
-        the bias CHUNK samples at a time with serial kernels and a single-threaded BLAS, so each
-        small im2col matrix is used while it is still in that core's cache. Otherwise (NumPy
-        without OpenBLAS, or float16, which numba cannot compute) whole blocks of BLOCK samples
-        go through parallel kernels one step at a time. The same products either way; the
-        tests compare both paths."""
+        """Whether the training passes run as per-core tasks (:mod:`.conv_per_core`): with
+        NumPy's OpenBLAS found and a dtype numba computes; otherwise the BLOCK path below."""
         return threads.available() and self.dtype != "float16"
-
-    def _task_count(self, n: int) -> int:
-        return -(-n // self.TASK)
-
-    def _task_chunks(self, t: int, n: int):
-        """Yield ``(first, stop, cols)`` for task ``t``: the im2col matrix of samples
-        ``first:stop``, CHUNK samples at a time, in the calling thread's own buffer."""
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        x, rows = self._x_padded, self._rows_per_sample()
-        depth = kh * kw * x.shape[3]
-        buffer = self._thread_buffer("cols", (self.CHUNK * rows, depth))
-        end = min(n, (t + 1) * self.TASK)
-        for first in range(t * self.TASK, end, self.CHUNK):
-            stop = min(first + self.CHUNK, end)
-            cols = buffer[:(stop - first) * rows]
-            kernels.im2col_serial(x[first:stop], kh, kw, sh, sw, cols)
-            yield first, stop, cols
-
-    def _forward_per_core(self, z: np.ndarray, kernel: np.ndarray, bias) -> np.ndarray:
-        """Z = cols @ K and f(Z + b), task by task on the per-core threads (see _per_core)."""
-        rows, n = self._rows_per_sample(), self._x_padded.shape[0]
-        fused = bias is not None and self.activation == "relu"
-
-        def task(t):
-            for first, stop, cols in self._task_chunks(t, n):
-                z_chunk = z[first * rows:stop * rows]
-                np.matmul(cols, kernel, out=z_chunk)
-                if fused:
-                    kernels.bias_relu_serial(z_chunk, bias)
-
-        threads.run_tasks(task, self._task_count(n))
-        if not fused:
-            return self._bias_and_activate(z, bias)
-        self._y = z
-        return z
 
     BLOCK = 32   # samples per im2col block (see _blocks)
     DIRECT_MAX_CELLS = 9   # windows of at most this many cells skip im2col (see _direct)
@@ -276,7 +242,7 @@ class Conv2D(ActivationMixin, Layer):
         if self._per_core() and not self._direct() and self.use_bias and \
                 self.activation == "relu":
             # dL/dz = dy * (y > 0) and dL/db chunk by chunk, inside the tasks
-            return self._backward_per_core(np.ascontiguousarray(dy), relu_mask=True)
+            return conv_per_core.backward(self, np.ascontiguousarray(dy), relu_mask=True)
         return self._backward_linear(*self._activation_and_bias_grad(dy))
 
     def backward_preactivation(self, dz: np.ndarray, input_gradient: bool = True):
@@ -297,7 +263,7 @@ class Conv2D(ActivationMixin, Layer):
             self.grads["kernel"][...] = kernels.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
             return None
         if self._per_core():
-            return self._backward_per_core(dz, relu_mask=False, db=db)
+            return conv_per_core.backward(self, dz, relu_mask=False, db=db)
         self._set_bias_grad(dz, db)
         if want_dx:
             kernel_t = np.ascontiguousarray(self.params["kernel"].reshape(-1, self.filters).T)
@@ -315,48 +281,6 @@ class Conv2D(ActivationMixin, Layer):
     def _set_bias_grad(self, dz: np.ndarray, db: np.ndarray | None) -> None:
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
-
-    def _backward_per_core(self, dz: np.ndarray, relu_mask: bool,
-                           db: np.ndarray | None = None) -> np.ndarray | None:
-        """The same products as :meth:`_backward_linear`, task by task on the per-core threads
-        (see _per_core), re-unfolding each chunk as the forward did.
-
-        With ``relu_mask`` the argument is dL/dy of a ReLU layer with bias, and each chunk first
-        becomes dL/dz = dy * (y > 0), with its rows' sum for dL/db, while it is in cache. Every
-        task sums its own share of dK (and db); the shares are added in task order afterwards, so
-        the result does not depend on the number of threads.
-        """
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        x = self._x_padded
-        n, rows = x.shape[0], self._rows_per_sample()
-        depth, tasks = kh * kw * x.shape[3], self._task_count(n)
-        want_dx = self._want_input_gradient
-        kernel_t = np.ascontiguousarray(self.params["kernel"].reshape(-1, self.filters).T)
-        dx = np.empty(x.shape, dtype=self.dtype) if want_dx else None
-        dk_shares = np.empty((tasks, depth, self.filters), dtype=self.dtype)
-        db_shares = np.zeros((tasks, self.filters), dtype=self.dtype)
-        dy = dz
-
-        def task(t):
-            dk = dk_shares[t]
-            dk[...] = 0
-            for first, stop, cols in self._task_chunks(t, n):
-                r = slice(first * rows, stop * rows)
-                dz_chunk = dz[r]
-                if relu_mask:      # dL/dz of this chunk only: kept in this thread's buffer
-                    dz_chunk = self._thread_buffer("dz", ((stop - first) * rows, self.filters))
-                    kernels.relu_bias_backward_serial(dy[r], self._y[r], dz_chunk, db_shares[t])
-                dk += cols.T @ dz_chunk                               # dK = cols.T @ dZ
-                if want_dx:
-                    dcols = np.matmul(dz_chunk, kernel_t, out=cols)   # dcols = dZ @ K.T
-                    kernels.col2im_serial(dcols, kh, kw, sh, sw, dx[first:stop])
-
-        threads.run_tasks(task, tasks)
-        self.grads["kernel"][...] = dk_shares.sum(axis=0).reshape(self.params["kernel"].shape)
-        if relu_mask:
-            db = db_shares.sum(axis=0)
-        self._set_bias_grad(dz, db)
-        return self._input_gradient(dx) if want_dx else None
 
     def _input_gradient(self, dx: np.ndarray) -> np.ndarray:
         pt, pb, pl, pr = self._pad
