@@ -45,6 +45,7 @@ def main() -> None:
     p = rng.random(9216 * 128, dtype=np.float32)
     k1, b1 = rng.standard_normal((3, 3, 1, 32), dtype=np.float32), w2[0, :32]
     dz1 = rng.standard_normal((n * 26 * 26, 32), dtype=np.float32)
+    y1 = np.maximum(rng.standard_normal(dz1.shape, dtype=np.float32), 0)   # conv1's ReLU output
     pooled = rng.random((n, 12, 12, 64), dtype=np.float32)                  # dropout input
     words = rng.bit_generator.random_raw((pooled.size + 1) // 2)
     keep = jit.dropout_forward(pooled, words, 2**30, 4 / 3)[1]
@@ -63,6 +64,7 @@ def main() -> None:
         ("adadelta 1.18M params", lambda m: m.adadelta_update(p, g, a, d, 1.0, 0.95, 1e-7)),
         ("direct conv1 + bias + relu", lambda m: m.conv2d_direct(x1, k1, b1, 1, 1, True)),
         ("direct conv1 dL/dK", lambda m: m.conv2d_kernel_grad(x1, dz1, 3, 3, 1, 1)),
+        ("direct conv1 ReLU + dK + db", lambda m: m.conv2d_relu_grads(x1, dz1, y1, 3, 3, 1, 1)),
         ("dropout fwd (128,12,12,64)", lambda m: m.dropout_forward(pooled, words, 2**30, 4 / 3)),
         ("dropout bwd", lambda m: m.dropout_backward(pooled, keep, 4 / 3)),
     ]

@@ -16,6 +16,7 @@ from convnet.kernels.jit import (
     conv2d_direct,
     conv2d_direct_serial,
     conv2d_kernel_grad,
+    conv2d_relu_grads,
     dropout_backward,
     dropout_forward,
     im2col,
@@ -29,6 +30,7 @@ from convnet.kernels.jit import (
 from convnet.kernels.reference import conv_output_size
 
 __all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kernel_grad",
+           "conv2d_relu_grads",
            "dropout_forward", "dropout_backward",
            "maxpool_forward", "maxpool_backward",
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",

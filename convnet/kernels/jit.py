@@ -405,7 +405,7 @@ KERNEL_GRAD_BLOCKS = 64   # fixed, so dK's summation order never depends on the 
 
 
 @njit(cache=True, parallel=True)
-def _conv2d_kernel_grad(x, dz, kh, kw, sh, sw, partial):
+def _conv2d_kernel_grad(x, dz, y, relu_mask, kh, kw, sh, sw, partial, partial_db):
     n, h, w, c = x.shape
     f = dz.shape[1]
     oh = (h - kh) // sh + 1
@@ -413,18 +413,42 @@ def _conv2d_kernel_grad(x, dz, kh, kw, sh, sw, partial):
     blocks = partial.shape[0]
     step = (n + blocks - 1) // blocks
     for blk in prange(blocks):
-        part = partial[blk]
+        part, part_db = partial[blk], partial_db[blk]
         part[...] = 0
+        part_db[...] = 0
+        dz_row = np.empty(f, dtype=partial.dtype)
         for s in range(blk * step, min(n, (blk + 1) * step)):
             for i in range(oh):
                 for j in range(ow):
                     row = (s * oh + i) * ow + j
+                    for k in range(f):
+                        v = dz[row, k]
+                        if relu_mask and not y[row, k] > 0:
+                            v = v - v            # 0, but NaN/inf in dy give NaN, as dy * False
+                        dz_row[k] = v
+                        part_db[k] += v
                     for a in range(kh):
                         for b in range(kw):
                             for ch in range(c):
                                 v = x[s, i * sh + a, j * sw + b, ch]
                                 for k in range(f):
-                                    part[a, b, ch, k] += v * dz[row, k]
+                                    part[a, b, ch, k] += v * dz_row[k]
+
+
+def _kernel_grads(x, dz, y, relu_mask, kh, kw, sh, sw, what):
+    n, h, w, c = x.shape
+    rows = n * conv_output_size(h, kh, sh) * conv_output_size(w, kw, sw)
+    if dz.ndim != 2 or dz.shape[0] != rows or (relu_mask and y.shape != dz.shape):
+        raise ValueError(f"{what}: the gradient (and output) must have shape ({rows}, filters) "
+                         f"for input {x.shape}, got {dz.shape}"
+                         + (f" and {y.shape}" if relu_mask else ""))
+    partial = np.empty((KERNEL_GRAD_BLOCKS, kh, kw, c, dz.shape[1]), dtype=x.dtype)
+    partial_db = np.empty((KERNEL_GRAD_BLOCKS, dz.shape[1]), dtype=x.dtype)
+    dz = np.ascontiguousarray(dz, dtype=x.dtype)
+    y = np.ascontiguousarray(y, dtype=x.dtype) if relu_mask else dz
+    _conv2d_kernel_grad(np.ascontiguousarray(x), dz, y, relu_mask, kh, kw, sh, sw,
+                        partial, partial_db)
+    return partial.sum(axis=0), partial_db.sum(axis=0)
 
 
 @float16_via_reference
@@ -433,15 +457,16 @@ def conv2d_kernel_grad(x: np.ndarray, dz: np.ndarray, kh: int, kw: int, sh: int,
     """dL/dK without the im2col matrix; see the reference twin. Samples are split into a fixed
     number of blocks, each summing into its own partial kernel, and the partials are added in a
     fixed order: the same result on 1 or 2 threads."""
-    n, h, w, c = x.shape
-    rows = n * conv_output_size(h, kh, sh) * conv_output_size(w, kw, sw)
-    if dz.ndim != 2 or dz.shape[0] != rows:
-        raise ValueError(f"conv2d_kernel_grad: dz must have shape ({rows}, filters) for input "
-                         f"{x.shape}, got {dz.shape}")
-    partial = np.empty((KERNEL_GRAD_BLOCKS, kh, kw, c, dz.shape[1]), dtype=x.dtype)
-    _conv2d_kernel_grad(np.ascontiguousarray(x), np.ascontiguousarray(dz, dtype=x.dtype),
-                        kh, kw, sh, sw, partial)
-    return partial.sum(axis=0)
+    return _kernel_grads(x, dz, None, False, kh, kw, sh, sw, "conv2d_kernel_grad")[0]
+
+
+@float16_via_reference
+def conv2d_relu_grads(x: np.ndarray, dy: np.ndarray, y: np.ndarray, kh: int, kw: int, sh: int,
+                      sw: int) -> tuple[np.ndarray, np.ndarray]:
+    """dL/dK and dL/db of a convolution with bias and ReLU, straight from dL/dy: each row's
+    dL/dz = dy * (y > 0) is made where it is used and never stored (one pass over dy and y
+    instead of three over dz); see the reference twin."""
+    return _kernel_grads(x, dy, y, True, kh, kw, sh, sw, "conv2d_relu_grads")
 
 
 @njit(cache=True, parallel=True)

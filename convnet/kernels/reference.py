@@ -188,6 +188,15 @@ def conv2d_kernel_grad(x: np.ndarray, dz: np.ndarray, kh: int, kw: int, sh: int,
     return (im2col(x, kh, kw, sh, sw).T @ dz).reshape(kh, kw, c, f)
 
 
+def conv2d_relu_grads(x: np.ndarray, dy: np.ndarray, y: np.ndarray, kh: int, kw: int, sh: int,
+                      sw: int) -> tuple[np.ndarray, np.ndarray]:
+    """dL/dK and dL/db of a convolution with bias and ReLU from dL/dy and the output ``y``
+    (both ``(N*OH*OW, F)``): through the ReLU (:func:`relu_bias_backward`), then
+    :func:`conv2d_kernel_grad`."""
+    dz, db = relu_bias_backward(dy, y)
+    return conv2d_kernel_grad(x, dz, kh, kw, sh, sw), db
+
+
 def dropout_forward(x: np.ndarray, words: np.ndarray, threshold: int,
                     scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Inverted dropout from raw random bits. ``words`` (uint64, at least ``ceil(x.size / 2)``)

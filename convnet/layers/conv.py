@@ -239,8 +239,14 @@ class Conv2D(ActivationMixin, Layer):
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
         dy = dy.reshape(-1, self.filters)
-        if self._per_core() and not self._direct() and self.use_bias and \
-                self.activation == "relu":
+        relu_and_bias = self.use_bias and self.activation == "relu"
+        if relu_and_bias and self._direct() and not self._want_input_gradient:
+            # a first layer of small windows: dL/dK and dL/db in one pass over dL/dy and y
+            (kh, kw), (sh, sw) = self.kernel_size, self.strides
+            self.grads["kernel"][...], self.grads["bias"][...] = kernels.conv2d_relu_grads(
+                self._x_padded, dy, self._y, kh, kw, sh, sw)
+            return None
+        if relu_and_bias and self._per_core() and not self._direct():
             # dL/dz = dy * (y > 0) and dL/db chunk by chunk, inside the tasks
             return conv_per_core.backward(self, np.ascontiguousarray(dy), relu_mask=True)
         return self._backward_linear(*self._activation_and_bias_grad(dy))
