@@ -175,7 +175,7 @@ def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     """Max over windows with the winner's flat index; see the reference twin."""
     n, _, _, c = x.shape
     y = np.empty((n, oh, ow, c), dtype=x.dtype)
-    argmax = np.empty((n, oh, ow, c), dtype=np.int64)
+    argmax = np.empty((n, oh, ow, c), dtype=np.int32)   # h*W + w: 4 bytes are plenty
     _maxpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, pad_top, pad_left, y, argmax)
     return y, argmax
 
@@ -545,7 +545,7 @@ def conv2d_direct_serial(x, kernel, bias, sh, sw, relu, z):
 def maxpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, y):
     """:func:`maxpool_forward` into ``y``, on the calling thread, without the argmax
     (inference has no backward pass)."""
-    no_argmax = np.empty((1, 1, 1, 1), dtype=np.int64)
+    no_argmax = np.empty((1, 1, 1, 1), dtype=np.int32)
     for s in range(x.shape[0]):
         _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, no_argmax, s, False)
 

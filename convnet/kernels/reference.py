@@ -67,7 +67,7 @@ def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     Window ``(i, j)`` covers rows ``i*sh - pad_top ...`` and columns ``j*sw - pad_left ...``;
     cells outside the image never win ('same' padding ignores the padding, as Keras does).
     Ties go to the first cell in row-major window order.
-    Returns ``y`` (N, OH, OW, C) and ``argmax`` (N, OH, OW, C, int64), the flat index
+    Returns ``y`` (N, OH, OW, C) and ``argmax`` (N, OH, OW, C, int32), the flat index
     ``h*W + w`` of the winning cell.
     """
     n, h, w, c = x.shape
@@ -82,7 +82,7 @@ def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     a, b = np.divmod(k, pw)
     rows = np.arange(oh)[None, :, None, None] * sh + a - pad_top
     cols = np.arange(ow)[None, None, :, None] * sw + b - pad_left
-    return y, (rows * w + cols).astype(np.int64)
+    return y, (rows * w + cols).astype(np.int32)
 
 
 def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.ndarray:
