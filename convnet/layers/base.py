@@ -130,15 +130,19 @@ class Layer:
         input shape and dtype (the model checks the whole batch once)."""
         raise NotImplementedError(f"{self._describe()} has no per-core inference")
 
-    def _thread_buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """A scratch array of the calling thread's own, kept between calls (per-core tasks)."""
-        buffers = self.__dict__.setdefault("_thread_buffers", {})
-        key = (name, threading.get_ident())
+    def _buffer(self, key, shape: tuple) -> np.ndarray:
+        """A scratch array kept between batches: allocating it afresh every batch costs as
+        much as filling it (the OS hands out new pages one fault at a time)."""
+        buffers = self.__dict__.setdefault("_buffers", {})
         size = int(np.prod(shape))
         buf = buffers.get(key)
         if buf is None or buf.size < size or buf.dtype != self.dtype:
             buf = buffers[key] = np.empty(size, dtype=self.dtype)
         return buf[:size].reshape(shape)
+
+    def _thread_buffer(self, name: str, shape: tuple) -> np.ndarray:
+        """:meth:`_buffer` of the calling thread's own (per-core tasks run side by side)."""
+        return self._buffer((name, threading.get_ident()), shape)
 
     # ----- serialisation --------------------------------------------------------------------
     def get_config(self) -> dict:

@@ -225,16 +225,6 @@ class Conv2D(ActivationMixin, Layer):
         oh, ow = self._output_hw()
         return oh * ow
 
-    def _buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """A scratch array kept between batches: allocating it afresh every batch costs as
-        much as filling it (the OS hands out new pages one fault at a time)."""
-        buffers = self.__dict__.setdefault("_buffers", {})
-        size = int(np.prod(shape))
-        buf = buffers.get(name)
-        if buf is None or buf.size < size or buf.dtype != self.dtype:
-            buf = buffers[name] = np.empty(size, dtype=self.dtype)
-        return buf[:size].reshape(shape)
-
     def _backward(self, dy: np.ndarray) -> np.ndarray:
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
