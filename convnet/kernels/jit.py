@@ -319,13 +319,17 @@ RELU_BIAS_BLOCKS = 64   # fixed, so db's summation order never depends on the th
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _through_relu(dy, y):
+    """dL/dz of one ReLU output y = max(z, 0) from its dL/dy."""
+    return dy if y > 0 else dy - dy      # 0, but NaN/inf in dy give NaN, as dy * False
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _relu_bias_backward_rows(dy, y, dz, db, first, stop):
     # dz = dy * (y > 0) for rows first:stop, and their sum added to db
     for r in range(first, stop):
         for k in range(dy.shape[1]):
-            v = dy[r, k]
-            if not y[r, k] > 0:
-                v = v - v                    # 0, but NaN/inf in dy give NaN, as dy * False
+            v = _through_relu(dy[r, k], y[r, k])
             dz[r, k] = v
             db[k] += v
 
@@ -422,9 +426,7 @@ def _conv2d_kernel_grad(x, dz, y, relu_mask, kh, kw, sh, sw, partial, partial_db
                 for j in range(ow):
                     row = (s * oh + i) * ow + j
                     for k in range(f):
-                        v = dz[row, k]
-                        if relu_mask and not y[row, k] > 0:
-                            v = v - v            # 0, but NaN/inf in dy give NaN, as dy * False
+                        v = _through_relu(dz[row, k], y[row, k]) if relu_mask else dz[row, k]
                         dz_row[k] = v
                         part_db[k] += v
                     for a in range(kh):
