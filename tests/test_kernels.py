@@ -235,17 +235,24 @@ def test_conv2d_direct_matches_reference(case, filters, relu):
 
 @SETTINGS
 @given(conv_case(), st.integers(1, 9))
-def test_conv2d_kernel_grad_matches_reference(case, filters):
+def test_conv2d_kernel_grads_match_reference(case, filters):
+    """conv2d_kernel_grad from dL/dz, and conv2d_relu_grads from dL/dy through a ReLU."""
     n, h, w, c, kh, kw, sh, sw, dtype, seed = case
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
     rows = n * ((h - kh) // sh + 1) * ((w - kw) // sw + 1)
     dz = rng.standard_normal((rows, filters)).astype(dtype)
+    y = np.maximum(rng.standard_normal((rows, filters)), 0).astype(dtype)   # many zeros
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
     expected = reference.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
     got = jit.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
     assert got.shape == (kh, kw, c, filters) and got.dtype == dtype
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(got, expected, **tol)
+    dk_ref, db_ref = reference.conv2d_relu_grads(x, dz, y, kh, kw, sh, sw)
+    dk, db = jit.conv2d_relu_grads(x, dz, y, kh, kw, sh, sw)
+    assert dk.shape == (kh, kw, c, filters) and db.shape == (filters,)
+    np.testing.assert_allclose(dk, dk_ref, **tol)
+    np.testing.assert_allclose(db, db_ref, **tol)
 
 
 def test_direct_conv_kernels_refuse_mismatched_shapes():
@@ -292,23 +299,6 @@ def test_dropout_kernels_refuse_too_few_words_and_other_masks():
         jit.dropout_forward(np.zeros(5, np.float32), np.zeros(2, np.uint64), 0, 1.0)
     with pytest.raises(ValueError, match="dropout_backward"):
         jit.dropout_backward(np.zeros(5, np.float32), np.ones(4, bool), 1.0)
-
-
-@SETTINGS
-@given(conv_case(), st.integers(1, 9))
-def test_conv2d_relu_grads_match_reference(case, filters):
-    n, h, w, c, kh, kw, sh, sw, dtype, seed = case
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, h, w, c)).astype(dtype)
-    rows = n * ((h - kh) // sh + 1) * ((w - kw) // sw + 1)
-    dy = rng.standard_normal((rows, filters)).astype(dtype)
-    y = np.maximum(rng.standard_normal((rows, filters)), 0).astype(dtype)   # many zeros
-    dk_ref, db_ref = reference.conv2d_relu_grads(x, dy, y, kh, kw, sh, sw)
-    dk, db = jit.conv2d_relu_grads(x, dy, y, kh, kw, sh, sw)
-    assert dk.shape == (kh, kw, c, filters) and db.shape == (filters,)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
-    np.testing.assert_allclose(dk, dk_ref, **tol)
-    np.testing.assert_allclose(db, db_ref, **tol)
 
 
 def test_conv2d_relu_grads_refuse_a_mismatched_output():

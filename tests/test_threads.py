@@ -1,5 +1,5 @@
-"""Per-core inference (convnet/threads.py, Layer.infer_chunk, Sequential._forward_per_core):
-the same outputs as running every layer on the whole block, for every layer option."""
+"""Per-core tasks (convnet/threads.py): inference (Layer.infer_chunk, Sequential._forward_per_core)
+and Conv2D training (layers/conv_per_core.py) give what the whole-block paths give."""
 
 import threading
 
