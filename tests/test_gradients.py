@@ -18,6 +18,13 @@ from convnet.models import Sequential
 
 TOL = 1e-5  # float64 central differences: round-off alone reaches ~1e-6 on tiny gradients
 
+
+def winograd(layer):
+    """The layer, on the Winograd F(4x4, 3x3) path whatever its channel count."""
+    layer.WINOGRAD_MIN_CHANNELS = 1
+    return layer
+
+
 LAYER_CASES = [
     # (id, factory, per-sample input shape)
     ("conv_valid_relu", lambda: Conv2D(4, (3, 3), activation="relu"), (7, 6, 3)),
@@ -35,6 +42,11 @@ LAYER_CASES = [
     ("conv_direct_same_stride2_tanh", lambda: Conv2D(3, (3, 3), strides=2, padding="same",
                                                      activation="tanh"), (7, 6, 1)),
     ("conv_direct_no_bias", lambda: Conv2D(2, (2, 2), use_bias=False), (5, 5, 2)),
+    # 3x3 stride 1: Winograd's transformed tiles (partial tiles at the far edges)
+    ("conv_winograd_relu", lambda: winograd(Conv2D(4, (3, 3), activation="relu")), (7, 6, 3)),
+    ("conv_winograd_same_tanh", lambda: winograd(Conv2D(3, (3, 3), padding="same",
+                                                        activation="tanh")), (5, 7, 2)),
+    ("conv_winograd_no_bias", lambda: winograd(Conv2D(2, (3, 3), use_bias=False)), (6, 6, 2)),
     ("pool_valid", lambda: MaxPooling2D((2, 2)), (6, 6, 3)),
     ("pool_same_odd", lambda: MaxPooling2D((2, 2), padding="same"), (5, 7, 2)),
     ("pool_overlap", lambda: MaxPooling2D((3, 3), strides=(2, 2)), (7, 7, 2)),
@@ -73,6 +85,17 @@ def test_layer_gradients(factory, shape):
     result = gradcheck.check_layer(layer, shape, batch_size=2, tolerance=TOL)
     assert result.passed, "\n" + result.table()
     assert {c.param for c in result.checks} == {"input", *layer.params}
+
+
+def test_winograd_cases_take_the_winograd_path():
+    from convnet import threads
+    if not threads.available():
+        pytest.skip("the Winograd path needs NumPy's OpenBLAS thread control")
+    for name, factory, shape in LAYER_CASES:
+        if name.startswith("conv_winograd"):
+            layer = factory()
+            layer.build(shape)
+            assert layer._winograd(), name
 
 
 def _small_model(loss, last_activation="softmax"):

@@ -145,8 +145,9 @@ import convnet as keras
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from convnet.models import Sequential
 keras.utils.set_random_seed(3)
-m = Sequential([Conv2D(8, 3, activation="relu", input_shape=(12, 12, 1)), MaxPooling2D(),
-                Dropout(0.25), Flatten(), Dense(16, activation="relu"),
+m = Sequential([Conv2D(16, 3, activation="relu", input_shape=(12, 12, 1)),
+                Conv2D(8, 3, activation="relu"),        # 16 channels in: Winograd's path
+                MaxPooling2D(), Dropout(0.25), Flatten(), Dense(16, activation="relu"),
                 Dense(4, activation="softmax")])
 m.compile(loss="categorical_crossentropy", optimizer="adadelta")
 rng = np.random.default_rng(0)

@@ -41,6 +41,8 @@ def _models():
     yield "one_channel_direct_no_bias", (6, 6, 1), [
         Conv2D(3, (3, 3), use_bias=False, activation="relu"),
         Conv2D(2, (2, 2), strides=2, padding="same"), Flatten(), Dense(2)]
+    yield "winograd", (9, 8, 16), [           # 16 channels, 3x3, stride 1: F(4x4, 3x3) tiles
+        Conv2D(4, (3, 3), activation="relu"), MaxPooling2D((2, 2)), Flatten(), Dense(3)]
     yield "dense_first", (12,), [Dense(4, activation="relu"), Dense(2)]
 
 

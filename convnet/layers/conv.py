@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 
 from convnet import backend, initializers, kernels, threads
-from convnet.kernels import col2im, im2col
-from convnet.layers import conv_per_core
+from convnet.kernels import col2im, im2col, winograd
+from convnet.layers import conv_per_core, conv_winograd
 from convnet.layers.base import ActivationMixin, Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
 
@@ -133,7 +133,9 @@ class Conv2D(ActivationMixin, Layer):
             kernel = self.params["kernel"].reshape(-1, self.filters)     # (KH*KW*C, F)
             rows = self._rows_per_sample()
             z = np.empty((n * rows, self.filters), dtype=self.dtype)
-            if self._per_core():
+            if self._winograd():
+                y = conv_winograd.forward(self, z, bias)
+            elif self._per_core():
                 y = conv_per_core.forward(self, z, kernel, bias)
             else:
                 # Z = cols @ K, where cols holds one window per row; see _blocks for the blocking
@@ -161,6 +163,9 @@ class Conv2D(ActivationMixin, Layer):
         z = np.empty((n * oh * ow, self.filters), dtype=self.dtype)
         if self._direct():
             kernels.conv2d_direct_serial(x, self.params["kernel"], bias, sh, sw, relu, z)
+        elif self._winograd():
+            conv_winograd.convolve(self, x, self._winograd_kernel(), bias, relu,
+                                   z.reshape(n, oh, ow, self.filters))
         else:
             cols = self._thread_buffer("cols", (n * oh * ow, kh * kw * c))
             kernels.im2col_serial(x, kh, kw, sh, sw, cols)
@@ -181,6 +186,26 @@ class Conv2D(ActivationMixin, Layer):
         """Whether the training passes run as per-core tasks (:mod:`.conv_per_core`): with
         NumPy's OpenBLAS found and a dtype numba computes; otherwise the BLOCK path below."""
         return threads.available() and self.dtype != "float16"
+
+    WINOGRAD_MIN_CHANNELS = 16
+
+    def _winograd(self) -> bool:
+        """Whether the per-core passes use Winograd's F(2x2, 3x3) (:mod:`.conv_winograd`): 3x3
+        kernels at stride 1 whose products are wide enough for BLAS (at least
+        WINOGRAD_MIN_CHANNELS input channels; the tutorial's conv2 has 32). Its 16 products
+        have only C as inner size: with few channels they run slowly and im2col's wins."""
+        kh, kw, c, _ = self.params["kernel"].shape
+        return ((kh, kw) == (3, 3) and self.strides == (1, 1) and self._per_core()
+                and c >= self.WINOGRAD_MIN_CHANNELS)
+
+    def _winograd_kernel(self) -> np.ndarray:
+        """The Winograd-transformed kernel (:func:`kernels.winograd.kernel_transform`), kept
+        while the kernel stays the same: ``predict`` asks for it every few images."""
+        kernel = self.params["kernel"]
+        kept = self.__dict__.get("_winograd_kept")
+        if kept is None or not np.array_equal(kept[0], kernel):
+            kept = self._winograd_kept = (kernel.copy(), winograd.kernel_transform(kernel))
+        return kept[1]
 
     BLOCK = 32   # samples per im2col block (see _blocks)
     DIRECT_MAX_CELLS = 9   # windows of at most this many cells skip im2col (see _direct)
@@ -236,7 +261,8 @@ class Conv2D(ActivationMixin, Layer):
             return None
         if relu_and_bias and self._per_core() and not self._direct():
             # dL/dz = dy * (y > 0) and dL/db chunk by chunk, inside the tasks
-            return conv_per_core.backward(self, np.ascontiguousarray(dy), relu_mask=True)
+            path = conv_winograd if self._winograd() else conv_per_core
+            return path.backward(self, np.ascontiguousarray(dy), relu_mask=True)
         return self._backward_linear(*self._activation_and_bias_grad(dy))
 
     def backward_preactivation(self, dz: np.ndarray, input_gradient: bool = True):
@@ -256,6 +282,8 @@ class Conv2D(ActivationMixin, Layer):
             self._set_bias_grad(dz, db)
             self.grads["kernel"][...] = kernels.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
             return None
+        if self._winograd():
+            return conv_winograd.backward(self, dz, relu_mask=False, db=db)
         if self._per_core():
             return conv_per_core.backward(self, dz, relu_mask=False, db=db)
         self._set_bias_grad(dz, db)
