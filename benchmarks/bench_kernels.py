@@ -1,5 +1,6 @@
-"""Per-kernel micro-benchmarks: numba kernels against their NumPy reference twins, and the
-GEMMs of the tutorial's conv2 layer (the floor that im2col + BLAS cannot go under).
+"""Per-kernel micro-benchmarks: numba kernels against their NumPy reference twins, the GEMMs of
+the tutorial's conv2 layer (the floor that im2col + BLAS cannot go under), and the pieces of
+Winograd's F(4x4, 3x3), which goes under it.
 
     python benchmarks/bench_kernels.py
 
@@ -8,6 +9,7 @@ Shapes are those of one training batch (128) of the tutorial model. Median of re
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -95,6 +97,58 @@ def main() -> None:
     print(f"  {'forward, 4 x (im2col 32 + GEMM)':<24}{ms:8.2f} ms  {flop / ms / 1e6:6.0f} GFLOPS"
           " (im2col included)")
     gemm_scaling(w2)
+    winograd_pieces(x2[:8], w2.reshape(3, 3, 32, 64), dz2[:8 * 576].reshape(8, 24, 24, 64))
+
+
+def winograd_pieces(x: np.ndarray, kernel: np.ndarray, dz: np.ndarray) -> None:
+    """One per-core chunk of conv2 (8 images) on one thread: each Winograd transform (numba and
+    its NumPy definition), and the 36 products of each pass against im2col's one GEMM."""
+    from convnet import threads
+    from convnet.kernels import winograd, winograd_jit
+
+    n, c, f = x.shape[0], x.shape[3], kernel.shape[3]
+    th, tw = winograd.tile_grid(24, 24)
+    dth, dtw = winograd.tile_grid(26, 26)
+    v = winograd.input_transform(x, 0, th, tw)
+    wz = winograd.gradient_transform(dz, th, tw)
+    vd = winograd.input_transform(dz, 2, dth, dtw)
+    m = np.empty((36, v.shape[1], f), np.float32)
+    md = np.empty((36, vd.shape[1], c), np.float32)
+    y, dx = np.empty((n, 24, 24, f), np.float32), np.empty(x.shape, np.float32)
+    u = winograd.kernel_transform(kernel)
+    u_back = winograd.kernel_transform(winograd.flipped_kernel(kernel))
+    bias = np.zeros(f, np.float32)
+    transforms = [
+        ("input tiles of x", lambda: winograd_jit.input_transform_serial(x, 0, th, tw, v),
+         lambda: winograd.input_transform(x, 0, th, tw)),
+        ("output + bias + ReLU", lambda: winograd_jit.output_transform_serial(
+            m, bias, True, th, tw, y), lambda: winograd.output_transform(m, n, th, tw, 24, 24)),
+        ("4x4 tiles of dL/dz", lambda: winograd_jit.gradient_transform_serial(dz, th, tw, wz),
+         lambda: winograd.gradient_transform(dz, th, tw)),
+        ("padded tiles of dL/dz", lambda: winograd_jit.input_transform_serial(
+            dz, 2, dth, dtw, vd), lambda: winograd.input_transform(dz, 2, dth, dtw)),
+        ("output into dL/dx", lambda: winograd_jit.output_transform_serial(
+            md, bias[:c], False, dth, dtw, dx), lambda: winograd.output_transform(
+            md, n, dth, dtw, 26, 26)),
+    ]
+    cols = jit.im2col(x, 3, 3, 1, 1)
+    k2, dz2 = kernel.reshape(-1, f), dz.reshape(-1, f)
+    im2col_flop = 2 * cols.shape[0] * cols.shape[1] * f
+    products = [
+        ("forward", lambda: np.matmul(v, u, out=m), lambda: cols @ k2),
+        ("dL/dK", lambda: v.transpose(0, 2, 1) @ wz, lambda: cols.T @ dz2),
+        ("dL/dx", lambda: np.matmul(vd, u_back, out=md), lambda: dz2 @ k2.T),
+    ]
+    with threads.single_threaded_blas() if threads.available() else contextlib.nullcontext():
+        fast = [median_ms(numba_fn) for _, numba_fn, _ in transforms]
+        gemms = [(median_ms(wino), median_ms(plain)) for _, wino, plain in products]
+    slow = [median_ms(numpy_fn, repeats=3) for *_, numpy_fn in transforms]
+    print(f"\nWinograd F(4x4, 3x3), conv2, {n} images on one thread:")
+    for (name, *_), a, b in zip(transforms, fast, slow):
+        print(f"  {name:<28}{a:8.2f} ms numba {b:8.2f} ms NumPy {b / a:6.1f}x")
+    for (name, *_), (wino, plain) in zip(products, gemms):
+        print(f"  {name + ' products':<28}{wino:8.2f} ms (36 GEMMs) against im2col's GEMM "
+              f"{plain:.2f} ms ({im2col_flop / plain / 1e6:.0f} GFLOPS)")
 
 
 def gemm_scaling(w2: np.ndarray) -> None:

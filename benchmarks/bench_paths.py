@@ -1,15 +1,18 @@
 """Each of convnet's ways of running a layer against the plainer one it replaces, same process,
 rounds alternating (tutorial shapes, batch 128 for training, 1,000 images for predict):
 
-* conv2 forward + backward: per-core tasks (``layers/conv_per_core.py``) vs whole-batch blocks;
+* conv2 forward + backward: Winograd F(4x4, 3x3) per core (``layers/conv_winograd.py``) vs
+  im2col per core (``layers/conv_per_core.py``), and im2col per core vs whole-batch blocks;
 * conv1 backward as a first layer: one-pass ReLU + dK + db (``kernels.conv2d_relu_grads``) vs
   im2col blocks;
-* ``predict``: conv/pool layers per core (``Layer.infer_chunk``) vs layer by layer.
+* ``predict``: conv2 by Winograd vs by im2col (both per core), and conv/pool layers per core
+  (``Layer.infer_chunk``, im2col) vs layer by layer.
 
     python benchmarks/bench_paths.py [--rounds 5]
 
-The switch between paths is the one a user has: ``CONVNET_PER_CORE_THREADS=0`` makes
-``convnet.threads.available()`` false; here the module attribute is flipped in-process instead.
+The switches: ``CONVNET_PER_CORE_THREADS=0`` makes ``convnet.threads.available()`` false (here
+the module attribute is flipped in-process instead); ``Conv2D.WINOGRAD_MIN_CHANNELS`` set above
+any channel count turns Winograd off; conv1 is sent through im2col by patching ``_direct``.
 """
 
 from __future__ import annotations
@@ -58,7 +61,6 @@ def main() -> None:
     conv1.build((28, 28, 1))
     x1 = rng.random((128, 28, 28, 1), dtype=np.float32)
     dy1 = rng.standard_normal((128, 26, 26, 32), dtype=np.float32)
-    blocks_for_conv1 = Conv2D._direct
 
     model = tutorial_model()
     xi, _ = data(1000, seed=1)
@@ -70,24 +72,40 @@ def main() -> None:
     def conv1_backward():                 # backward alone: it may be repeated after one forward
         conv1.backward(dy1, input_gradient=False)
 
-    rows = {name: ([], []) for name in ("conv2 forward+backward, ms", "conv1 backward (first "
-                                        "layer), ms", "predict 1,000 images, images/s")}
-    for _ in range(args.rounds):
-        for new in (True, False):
-            threads._OPENBLAS = openblas if new else None
-            if not new:
-                Conv2D._direct = lambda self: False        # conv1 through im2col blocks
-            conv1.forward(x1, training=True)
-            results = (median_ms(conv2_step), median_ms(conv1_backward),
-                       1000 * 1000 / median_ms(lambda: model.predict(xi, batch_size=1000), 5))
-            Conv2D._direct = blocks_for_conv1
-            for (fast, plain), value in zip(rows.values(), results):
-                (fast if new else plain).append(value)
-    threads._OPENBLAS = openblas
-    print(f"{'':34}{'new path':>16}{'plain path':>16}   (min-max over {args.rounds} rounds)")
-    for name, (fast, plain) in rows.items():
-        print(f"{name:34}{min(fast):>8.1f}-{max(fast):<7.1f}{min(plain):>8.1f}-{max(plain):<7.1f}")
+    def predict():
+        model.predict(xi, batch_size=1000)
 
+    defaults = Conv2D.WINOGRAD_MIN_CHANNELS, Conv2D._direct
+
+    def use(per_core=True, winograd=True, direct=True) -> None:
+        threads._OPENBLAS = openblas if per_core else None
+        Conv2D.WINOGRAD_MIN_CHANNELS = defaults[0] if winograd else 10**9
+        Conv2D._direct = defaults[1] if direct else (lambda self: False)
+        conv1.forward(x1, training=True)
+
+    comparisons = [   # (what, unit, function, settings of the new path, of the plain one)
+        ("conv2 fwd+bwd: Winograd vs im2col", "ms", conv2_step, {}, {"winograd": False}),
+        ("conv2 fwd+bwd: per core vs blocks", "ms", conv2_step, {"winograd": False},
+         {"per_core": False}),
+        ("conv1 bwd (first layer): 1 pass vs im2col", "ms", conv1_backward, {},
+         {"direct": False}),
+        ("predict: Winograd vs im2col", "images/s", predict, {}, {"winograd": False}),
+        ("predict: per core vs layer by layer", "images/s", predict, {"winograd": False},
+         {"per_core": False}),
+    ]
+    results = {name: ([], []) for name, *_ in comparisons}
+    for _ in range(args.rounds):
+        for name, unit, fn, new, plain in comparisons:
+            for side, settings in enumerate((new, plain)):
+                use(**settings)
+                ms = median_ms(fn, 5 if fn is predict else 9)
+                results[name][side].append(1000 * 1000 / ms if unit == "images/s" else ms)
+    use()
+    print(f"{'':44}{'new path':>16}{'plain path':>16}   (min-max over {args.rounds} rounds)")
+    for name, unit, *_ in comparisons:
+        fast, slow = results[name]
+        print(f"{name + ', ' + unit:44}{min(fast):>8.1f}-{max(fast):<7.1f}"
+              f"{min(slow):>8.1f}-{max(slow):<7.1f}")
 
 if __name__ == "__main__":
     main()

@@ -2,6 +2,9 @@
 
 Layers import from here, so they always get the fast twins. The ``*_serial`` kernels run the
 same loops on the calling thread only, for :mod:`convnet.threads`'s per-core workers.
+
+Winograd's F(4x4, 3x3) convolution has its own pair: :mod:`.winograd` (NumPy definitions) and
+:mod:`.winograd_jit` (serial numba transforms), used by :mod:`convnet.layers.conv_winograd`.
 """
 
 from convnet.kernels.jit import (

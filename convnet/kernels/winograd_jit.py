@@ -59,14 +59,17 @@ def _at_t(g0, g1, g2, g3):
 
 @njit(cache=True, nogil=True, inline="always")
 def _gather(x, s, y0, x0, size, d):
-    """``d[a, b, :] = x[s, y0 + a, x0 + b, :]`` for a 4x4 (or 2x2) tile, zero outside ``x``."""
+    """``d[a, b, :] = x[s, y0 + a, x0 + b, :]`` for a 6x6 (or 4x4) tile, zero outside ``x``."""
     h, w = x.shape[1], x.shape[2]
     for a in range(size):
         for b in range(size):
             yy, xx = y0 + a, x0 + b
-            inside = 0 <= yy < h and 0 <= xx < w
-            for k in range(x.shape[3]):
-                d[a, b, k] = x[s, yy, xx, k] if inside else 0
+            if 0 <= yy < h and 0 <= xx < w:
+                for k in range(x.shape[3]):
+                    d[a, b, k] = x[s, yy, xx, k]
+            else:
+                for k in range(x.shape[3]):
+                    d[a, b, k] = 0
 
 
 @njit(cache=True, nogil=True)

@@ -15,8 +15,11 @@ matrix product ``Z = cols @ K.reshape(KH*KW*C, F) + b``. Backward is then matrix
 
 How the products are run, fastest first (all compute the same numbers; the tests compare them):
 windows of at most 9 cells (the tutorial's conv1) skip im2col and loop over windows directly
-(``kernels.conv2d_direct``); otherwise, with NumPy's OpenBLAS, tasks on one thread per core
-(``conv_per_core.py``); otherwise blocks of BLOCK samples (``_blocks``, below).
+(``kernels.conv2d_direct``); otherwise, with NumPy's OpenBLAS, tasks on one thread per core:
+for 3x3 stride-1 kernels over at least 16 channels (the tutorial's conv2) by Winograd's
+F(4x4, 3x3), 4x fewer multiplications and float32 rounding a few 1e-6 of the largest output
+(``conv_winograd.py``), for the rest by im2col (``conv_per_core.py``); without OpenBLAS, blocks
+of BLOCK samples (``_blocks``, below).
 """
 
 from __future__ import annotations
@@ -152,8 +155,8 @@ class Conv2D(ActivationMixin, Layer):
 
     def infer_chunk(self, x: np.ndarray) -> np.ndarray:
         """``forward(x)`` at inference for a few samples, on this thread alone (see Layer):
-        the same im2col + GEMM + bias + activation with serial kernels, into this thread's
-        buffers."""
+        the same direct loop, Winograd tiles or im2col + GEMM, then bias + activation, with
+        serial kernels, into this thread's buffers."""
         x, _ = self._padded_input(x)
         n, h, w, c = x.shape
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
