@@ -83,29 +83,41 @@ class ConvnetRunner:
 
 
 def layer_profile(repeats: int = 10) -> list[tuple[str, float, float]]:
-    """Median forward and backward milliseconds per layer for one training batch."""
+    """Median forward and backward milliseconds per layer for one training batch, the layers
+    called as ``train_on_batch`` calls them: a Conv2D + MaxPooling2D pair whose backward runs as
+    one call (``fuses_backward_of``) shows it on the Conv2D's line, and NaN on the pool's."""
     from convnet import losses
 
     keras.utils.set_random_seed(0)
     model = tutorial_model()
     x, y = data(TRAIN_BATCH)
     model.train_on_batch(x, y)
-    fwd: dict[str, list] = {layer.name: [] for layer in model.layers}
-    bwd: dict[str, list] = {layer.name: [] for layer in model.layers}
+    layers = model.layers
+    fwd: dict[str, list] = {layer.name: [] for layer in layers}
+    bwd: dict[str, list] = {layer.name: [] for layer in layers}
     for _ in range(repeats):
         out = x
-        for layer in model.layers:
+        for layer in layers:
             t = time.perf_counter()
             out = layer.forward(out, training=True)
             fwd[layer.name].append(time.perf_counter() - t)
         grad = losses.softmax_crossentropy_gradient(y, out)
         t = time.perf_counter()
-        grad = model.layers[-1].backward_preactivation(grad)
-        bwd[model.layers[-1].name].append(time.perf_counter() - t)
-        for layer in reversed(model.layers[:-1]):
-            t = time.perf_counter()   # as in training: no dL/dx for the first layer
-            grad = layer.backward(grad, input_gradient=layer is not model.layers[0])
-            bwd[layer.name].append(time.perf_counter() - t)
+        grad = layers[-1].backward_preactivation(grad)
+        bwd[layers[-1].name].append(time.perf_counter() - t)
+        i = len(layers) - 2
+        while i >= 0:          # as Sequential._backward_through; no dL/dx for the first layer
+            layer, below = layers[i], layers[i - 1] if i > 0 else None
+            t = time.perf_counter()
+            if below is not None and below.fuses_backward_of(layer):
+                grad = below.backward_fused(layer, grad, input_gradient=below is not layers[0])
+                bwd[below.name].append(time.perf_counter() - t)
+                bwd[layer.name].append(float("nan"))
+                i -= 2
+            else:
+                grad = layer.backward(grad, input_gradient=layer is not layers[0])
+                bwd[layer.name].append(time.perf_counter() - t)
+                i -= 1
     return [(name, 1000 * float(np.median(fwd[name])), 1000 * float(np.median(bwd[name])))
             for name in fwd]
 
@@ -227,8 +239,9 @@ def main(argv=None) -> None:
     print(f"  {'layer':<16}{'forward':>10}{'backward':>10}")
     total_f = total_b = 0.0
     for name, f, b in layer_profile():
-        print(f"  {name:<16}{f:>10.2f}{b:>10.2f}")
-        total_f, total_b = total_f + f, total_b + b
+        shown = f"{b:>10.2f}" if b == b else f"{'(above)':>10}"    # NaN: fused into the line above
+        print(f"  {name:<16}{f:>10.2f}{shown}")
+        total_f, total_b = total_f + f, total_b + (b if b == b else 0.0)
     opt = optimizer_ms()
     print(f"  {'Adadelta step':<16}{opt:>10.2f}")
     print(f"  {'total':<16}{total_f:>10.2f}{total_b:>10.2f}   (+ optimizer {opt:.2f})")

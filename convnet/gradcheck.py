@@ -226,8 +226,7 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, toleran
         else:
             grad = model._loss_grad(y, out)
             rest = model.layers
-        for layer in reversed(rest):
-            grad = layer.backward(grad)
+        grad = model._backward_through(rest, grad, first=None)   # as in training, fused pairs too
 
         def numeric(array: np.ndarray):
             def at(idx):

@@ -147,14 +147,30 @@ class Sequential:
         else:
             grad = self._loss_grad(y, out)
             rest = self.layers
-        for layer in reversed(rest):
-            grad = layer.backward(grad, input_gradient=layer is not first)
+        self._backward_through(rest, grad, first)
         for name, _, g in self._trainable_triples():
             if not np.isfinite(np.sum(g)):          # NaN/inf anywhere makes the sum non-finite
                 self.nonfinite = f"the gradient of {name} is not finite"
                 return results
         self.optimizer.apply_gradients(self._trainable_triples())
         return results
+
+    @staticmethod
+    def _backward_through(layers: list[Layer], grad: np.ndarray, first: Layer | None):
+        """Backpropagate ``grad`` from the last of ``layers`` to the first, each layer's
+        ``backward`` in turn (no dL/dx for ``first``). Where a layer can take the next one's
+        backward pass with its own (``fuses_backward_of``: Conv2D under MaxPooling2D), the two
+        run as one call: the same numbers, one full-size gradient fewer in memory."""
+        i = len(layers) - 1
+        while i >= 0:
+            layer, below = layers[i], layers[i - 1] if i > 0 else None
+            if below is not None and below.fuses_backward_of(layer):
+                grad = below.backward_fused(layer, grad, input_gradient=below is not first)
+                i -= 2
+            else:
+                grad = layer.backward(grad, input_gradient=layer is not first)
+                i -= 1
+        return grad
 
     def _stop_on_nonfinite(self, epoch: int, step: int, bar) -> None:
         """TerminateOnNaN, always on: stop, keep the weights from before the bad batch."""

@@ -113,8 +113,12 @@ def _small_model(loss, last_activation="softmax"):
 
 
 @pytest.mark.parametrize("loss", ["categorical_crossentropy", "sparse_categorical_crossentropy"])
-def test_whole_model_gradients(loss):
+@pytest.mark.parametrize("conv_path", ["im2col", "winograd"])
+def test_whole_model_gradients(loss, conv_path):
     model = _small_model(loss)
+    if conv_path == "winograd":
+        winograd(model.layers[0])
+    # the conv + max-pool pair backpropagates in one call where it can (fuses_backward_of)
     rng = np.random.default_rng(3)
     x = gradcheck.distinct_values((3, 7, 7, 2), rng)
     labels = np.array([0, 3, 1])

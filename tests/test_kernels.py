@@ -306,3 +306,23 @@ def test_conv2d_relu_grads_refuse_a_mismatched_output():
     with pytest.raises(ValueError, match="conv2d_relu_grads"):
         jit.conv2d_relu_grads(x, np.zeros((18, 4), np.float32), np.zeros((18, 3), np.float32),
                               3, 3, 1, 1)
+
+
+@SETTINGS
+@given(st.integers(1, 3), st.integers(2, 9), st.integers(2, 9), st.integers(1, 4),
+       st.sampled_from([(2, 2, 2, 2), (3, 3, 2, 2), (2, 3, 1, 2)]),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+def test_unpool_relu_bias_backward_matches_reference(n, h, w, c, pool, dtype, seed):
+    ph, pw, sh, sw = pool
+    if h < ph or w < pw:
+        return
+    rng = np.random.default_rng(seed)
+    y = np.maximum(rng.standard_normal((n, h, w, c)), 0).astype(dtype)   # a ReLU's output
+    oh, ow = (h - ph) // sh + 1, (w - pw) // sw + 1
+    _, argmax = reference.maxpool_forward(y, ph, pw, sh, sw, oh, ow, 0, 0)
+    dy = rng.standard_normal((n, oh, ow, c)).astype(dtype)
+    dz, db = np.full_like(y, np.nan), np.ones(c, dtype=dtype)
+    jit.unpool_relu_bias_backward_serial(dy, argmax, y, dz, db)     # db is added into
+    dz_ref, db_ref = reference.unpool_relu_bias_backward(dy, argmax, y)
+    np.testing.assert_allclose(dz, dz_ref, rtol=1e-6)
+    np.testing.assert_allclose(db, db_ref + 1, rtol=1e-5, atol=1e-5)

@@ -7,7 +7,7 @@ import numba
 import numpy as np
 import pytest
 
-from convnet import threads
+from convnet import threads, utils
 from convnet.kernels import jit, reference
 from convnet.layers import (
     Activation,
@@ -190,3 +190,36 @@ def test_per_core_training_passes_equal_the_block_path(make, shape, input_gradie
         assert dx is None and dx_blocks is None
     for k in grads:
         np.testing.assert_allclose(grads[k], layer.grads[k], rtol=1e-4, atol=1e-4)
+
+
+@needs_openblas
+@pytest.mark.parametrize("conv_channels", [3, 16])            # im2col; Winograd (16 channels in)
+@pytest.mark.parametrize("pool", [
+    lambda: MaxPooling2D((2, 2)),
+    lambda: MaxPooling2D((3, 3), strides=2, padding="same"),  # overlapping windows add up
+])
+def test_conv_and_max_pool_backward_in_one_pass_give_the_same_weights(conv_channels, pool,
+                                                                       monkeypatch):
+    def trained(fused: bool):
+        utils.set_random_seed(5)
+        model = Sequential([Conv2D(conv_channels, (3, 3), activation="relu",
+                                   input_shape=(11, 10, 2)),
+                            Conv2D(5, (3, 3), activation="relu"), pool(), Dropout(0.3),
+                            Flatten(), Dense(3, activation="softmax")])
+        model.compile(loss="categorical_crossentropy", optimizer="adadelta")
+        assert model.layers[1].fuses_backward_of(model.layers[2]) is False   # no forward yet
+        for layer in model.layers[:2]:
+            layer.TASK, layer.CHUNK = 5, 2                   # 13 samples: uneven tasks, chunks
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((13, 11, 10, 2)).astype("float32")
+        y = np.eye(3)[rng.integers(0, 3, 13)]
+        if not fused:
+            monkeypatch.setattr(Conv2D, "fuses_backward_of", lambda self, above: False)
+        for _ in range(3):
+            model.train_on_batch(x, y)
+        assert model.layers[1].fuses_backward_of(model.layers[2]) is fused
+        assert model.layers[1]._winograd() is (conv_channels >= 16)
+        return model.get_weights()
+
+    for a, b in zip(trained(True), trained(False)):
+        np.testing.assert_array_equal(a, b)

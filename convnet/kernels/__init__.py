@@ -29,6 +29,7 @@ from convnet.kernels.jit import (
     maxpool_forward_serial,
     relu_bias_backward,
     relu_bias_backward_serial,
+    unpool_relu_bias_backward_serial,
 )
 from convnet.kernels.reference import conv_output_size
 
@@ -39,4 +40,4 @@ __all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kerne
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",
            "conv_output_size", "im2col_serial", "bias_relu_serial", "conv2d_direct_serial",
            "maxpool_forward_serial", "avgpool_forward_serial", "col2im_serial",
-           "relu_bias_backward_serial"]
+           "relu_bias_backward_serial", "unpool_relu_bias_backward_serial"]

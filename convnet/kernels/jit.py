@@ -180,17 +180,22 @@ def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     return y, argmax
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _maxpool_backward_sample(dy, argmax, dx, s):
+    _, oh, ow, c = dy.shape
+    w = dx.shape[2]
+    dx[s] = 0                        # each thread clears its own samples (cheaper than np.zeros)
+    for i in range(oh):
+        for j in range(ow):
+            for ch in range(c):
+                k = argmax[s, i, j, ch]
+                dx[s, k // w, k % w, ch] += dy[s, i, j, ch]
+
+
 @njit(cache=True, parallel=True)
 def _maxpool_backward(dy, argmax, dx):
-    n, oh, ow, c = dy.shape
-    w = dx.shape[2]
-    for s in prange(n):
-        dx[s] = 0                    # each thread clears its own samples (cheaper than np.zeros)
-        for i in range(oh):
-            for j in range(ow):
-                for ch in range(c):
-                    k = argmax[s, i, j, ch]
-                    dx[s, k // w, k % w, ch] += dy[s, i, j, ch]
+    for s in prange(dy.shape[0]):
+        _maxpool_backward_sample(dy, argmax, dx, s)
 
 
 @float16_via_reference
@@ -571,3 +576,13 @@ def relu_bias_backward_serial(dy, y, dz, db):
     """:func:`relu_bias_backward` into ``dz``, on the calling thread, *adding* the rows' sum
     into ``db``."""
     _relu_bias_backward_rows(dy, y, dz, db, 0, dy.shape[0])
+
+
+@njit(cache=True, nogil=True)
+def unpool_relu_bias_backward_serial(dy, argmax, y, dz, db):
+    """:func:`unpool_relu_bias_backward` into ``dz`` (N, OH, OW, F), on the calling thread,
+    *adding* dL/db into ``db``: the pool's winners get their gradients, then the ReLU mask."""
+    for s in range(dy.shape[0]):
+        _maxpool_backward_sample(dy, argmax, dz, s)
+    rows = dz.reshape(-1, dz.shape[3])
+    _relu_bias_backward_rows(rows, y.reshape(-1, y.shape[3]), rows, db, 0, rows.shape[0])

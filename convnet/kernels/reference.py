@@ -168,6 +168,17 @@ def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     return dz, dz.sum(axis=0)
 
 
+def unpool_relu_bias_backward(dy: np.ndarray, argmax: np.ndarray,
+                              y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both backward steps between a max-pooling layer and the ReLU layer with bias under it:
+    :func:`maxpool_backward` of the pool's ``dy`` (N, PH, PW, F) and ``argmax``, then
+    :func:`relu_bias_backward` with that layer's output ``y`` (N, OH, OW, F). Returns
+    ``dz`` (N, OH, OW, F) and ``db`` (F,)."""
+    dx = maxpool_backward(dy, argmax, y.shape)
+    dz, db = relu_bias_backward(dx.reshape(-1, y.shape[3]), y.reshape(-1, y.shape[3]))
+    return dz.reshape(y.shape), db
+
+
 def conv2d_direct(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, sh: int, sw: int,
                   relu: bool) -> np.ndarray:
     """A convolution written straight from its definition, for layers whose windows are small

@@ -120,6 +120,18 @@ class Layer:
         self._want_input_gradient = bool(input_gradient)
         return self._backward(dy)
 
+    def fuses_backward_of(self, above: Layer) -> bool:
+        """Whether this layer can run the backward pass of ``above`` (the next layer in the
+        model) together with its own, in one method the model then calls instead of the two
+        ``backward`` calls (Conv2D under MaxPooling2D). No, by default."""
+        return False
+
+    def backward_fused(self, above: Layer, dy: np.ndarray, input_gradient: bool = True):
+        """``self.backward(above.backward(dy))`` in one pass, where :meth:`fuses_backward_of`
+        says so."""
+        raise NotImplementedError(f"{self._describe()} does not fuse the backward pass of "
+                                  f"{above._describe()}")
+
     # ----- per-core inference (Sequential.predict; see convnet/threads.py) ------------------
     runs_per_core = False   # True where infer_chunk is implemented
 

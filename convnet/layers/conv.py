@@ -31,6 +31,7 @@ from convnet.kernels import col2im, im2col, winograd
 from convnet.layers import conv_per_core, conv_winograd
 from convnet.layers.base import ActivationMixin, Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
+from convnet.layers.pooling import MaxPooling2D
 
 
 class Conv2D(ActivationMixin, Layer):
@@ -267,6 +268,26 @@ class Conv2D(ActivationMixin, Layer):
             path = conv_winograd if self._winograd() else conv_per_core
             return path.backward(self, np.ascontiguousarray(dy), relu_mask=True)
         return self._backward_linear(*self._activation_and_bias_grad(dy))
+
+    def fuses_backward_of(self, above: Layer) -> bool:
+        """Whether :meth:`backward_fused` can take the backward pass of ``above``,
+        the layer right after this one: a MaxPooling2D that ran forward in training, over a
+        layer with bias and ReLU on the per-core paths, both channels-last."""
+        return (isinstance(above, MaxPooling2D) and getattr(above, "_argmax", None) is not None
+                and self.use_bias and self.activation == "relu" and self._per_core()
+                and not self._direct()
+                and self.data_format == above.data_format == "channels_last")
+
+    def backward_fused(self, pool: Layer, dy: np.ndarray, input_gradient: bool = True):
+        """``self.backward(pool.backward(dy))``, the same numbers in one pass: each chunk of
+        samples gets its dL/dz straight from the pool's ``dy`` and winners (the pool's dL/dx,
+        19 MB of mostly zeros for the tutorial's batch, is never written and read back).
+        Only where :meth:`fuses_backward_of` says so; the model calls it."""
+        dy = pool._check_output_grad(dy)
+        self._want_input_gradient = bool(input_gradient)
+        pooled = (np.ascontiguousarray(dy), pool._argmax)
+        path = conv_winograd if self._winograd() else conv_per_core
+        return path.backward(self, None, relu_mask=True, pooled=pooled)
 
     def backward_preactivation(self, dz: np.ndarray, input_gradient: bool = True):
         dz = self._check_output_grad(dz)

@@ -61,14 +61,35 @@ def forward(layer, z: np.ndarray, kernel: np.ndarray, bias) -> np.ndarray:
     return z
 
 
-def backward(layer, dz: np.ndarray, relu_mask: bool,
-             db: np.ndarray | None = None) -> np.ndarray | None:
+def relu_dz_chunk(layer, dy: np.ndarray, pooled, first: int, stop: int,
+                  db_share: np.ndarray) -> np.ndarray:
+    """dL/dz of samples ``first:stop`` of a layer with bias and ReLU, ``(rows, F)`` in this
+    thread's buffer, with its rows' sum added into ``db_share``: ``dz = dy * (y > 0)`` from
+    dL/dy (N*OH*OW, F); or, with ``pooled = (dy, argmax)`` of the max-pooling layer above, the
+    pool's winners get its dL/dy first (:meth:`Conv2D.backward_fused`)."""
+    rows, filters = layer._rows_per_sample(), layer.filters
+    dz = layer._thread_buffer("dz", ((stop - first) * rows, filters))
+    r = slice(first * rows, stop * rows)
+    if pooled is None:
+        kernels.relu_bias_backward_serial(dy[r], layer._y[r], dz, db_share)
+    else:
+        pool_dy, argmax = pooled
+        shape = (stop - first, *layer._output_hw(), filters)
+        kernels.unpool_relu_bias_backward_serial(pool_dy[first:stop], argmax[first:stop],
+                                                 layer._y[r].reshape(shape),
+                                                 dz.reshape(shape), db_share)
+    return dz
+
+
+def backward(layer, dz: np.ndarray | None, relu_mask: bool, db: np.ndarray | None = None,
+             pooled=None) -> np.ndarray | None:
     """Parameter gradients (written into ``layer.grads``) and dL/dx (None for a first layer)
     from dL/dz (N*OH*OW, F) and, when already summed, dL/db.
 
-    With ``relu_mask`` the argument is dL/dy of a layer with bias and ReLU: each chunk first
-    becomes dL/dz = dy * (y > 0), with its rows' sum for dL/db, in this thread's buffer, so the
-    whole-batch dL/dz is never written to memory.
+    With ``relu_mask`` the argument is dL/dy of a layer with bias and ReLU (or, with
+    ``pooled``, the max-pooling layer's, see :func:`relu_dz_chunk`): each chunk first becomes
+    dL/dz, with its rows' sum for dL/db, in this thread's buffer, so the whole-batch dL/dz is
+    never written to memory.
     """
     (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
     x, filters = layer._x_padded, layer.filters
@@ -79,17 +100,15 @@ def backward(layer, dz: np.ndarray, relu_mask: bool,
     dx = np.empty(x.shape, dtype=layer.dtype) if want_dx else None
     dk_shares = np.empty((tasks, depth, filters), dtype=layer.dtype)
     db_shares = np.zeros((tasks, filters), dtype=layer.dtype)
-    dy = dz
 
     def task(t):
         dk = dk_shares[t]
         dk[...] = 0
         for first, stop, cols in task_chunks(layer, t, n):
-            r = slice(first * rows, stop * rows)
-            dz_chunk = dz[r]
             if relu_mask:
-                dz_chunk = layer._thread_buffer("dz", ((stop - first) * rows, filters))
-                kernels.relu_bias_backward_serial(dy[r], layer._y[r], dz_chunk, db_shares[t])
+                dz_chunk = relu_dz_chunk(layer, dz, pooled, first, stop, db_shares[t])
+            else:
+                dz_chunk = dz[first * rows:stop * rows]
             dk += cols.T @ dz_chunk                                   # dK = cols.T @ dZ
             if want_dx:
                 dcols = np.matmul(dz_chunk, kernel_t, out=cols)       # dcols = dZ @ K.T

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet import kernels, threads
+from convnet import threads
 from convnet.kernels import winograd, winograd_jit
-from convnet.layers.conv_per_core import task_count
+from convnet.layers.conv_per_core import relu_dz_chunk, task_count
 
 
 def _chunks(layer, t: int, n: int):
@@ -75,11 +75,12 @@ def forward(layer, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     return z
 
 
-def backward(layer, dz: np.ndarray, relu_mask: bool,
-             db: np.ndarray | None = None) -> np.ndarray | None:
+def backward(layer, dz: np.ndarray | None, relu_mask: bool, db: np.ndarray | None = None,
+             pooled=None) -> np.ndarray | None:
     """Parameter gradients (into ``layer.grads``) and dL/dx (None for a first layer) from dL/dz
-    (N*OH*OW, F) -- or, with ``relu_mask``, from dL/dy of a layer with bias and ReLU, turned
-    into dL/dz (and dL/db) chunk by chunk, as in :func:`.conv_per_core.backward`."""
+    (N*OH*OW, F) -- or, with ``relu_mask``, from dL/dy of a layer with bias and ReLU (or from
+    the max-pooling layer above it, ``pooled``), turned into dL/dz (and dL/db) chunk by chunk
+    by :func:`.conv_per_core.relu_dz_chunk`, as in :func:`.conv_per_core.backward`."""
     x, filters = layer._x_padded, layer.filters
     n, h, w, c = x.shape
     oh, ow = layer._output_hw()
@@ -92,17 +93,15 @@ def backward(layer, dz: np.ndarray, relu_mask: bool,
     dx = np.empty(x.shape, dtype=layer.dtype) if want_dx else None
     m_shares = np.empty((tasks, winograd.CELLS, c, filters), dtype=layer.dtype)
     db_shares = np.zeros((tasks, filters), dtype=layer.dtype)
-    dy = dz
 
     def task(t):
         m_dk = m_shares[t]
         m_dk[...] = 0
         for first, stop in _chunks(layer, t, n):
-            r = slice(first * rows, stop * rows)
-            dz_chunk = dz[r]
             if relu_mask:
-                dz_chunk = layer._thread_buffer("dz", ((stop - first) * rows, filters))
-                kernels.relu_bias_backward_serial(dy[r], layer._y[r], dz_chunk, db_shares[t])
+                dz_chunk = relu_dz_chunk(layer, dz, pooled, first, stop, db_shares[t])
+            else:
+                dz_chunk = dz[first * rows:stop * rows]
             dz_chunk = dz_chunk.reshape(stop - first, oh, ow, filters)
             v = _input_tiles(layer, x[first:stop], 0, th, tw, "tiles")   # as in forward
             wz = layer._thread_buffer("dz tiles", (winograd.CELLS, v.shape[1], filters))
