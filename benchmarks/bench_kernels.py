@@ -49,8 +49,7 @@ def main() -> None:
     dz1 = rng.standard_normal((n * 26 * 26, 32), dtype=np.float32)
     y1 = np.maximum(rng.standard_normal(dz1.shape, dtype=np.float32), 0)   # conv1's ReLU output
     pooled = rng.random((n, 12, 12, 64), dtype=np.float32)                  # dropout input
-    words = rng.bit_generator.random_raw((pooled.size + 1) // 2)
-    keep = jit.dropout_forward(pooled, words, 2**30, 4 / 3)[1]
+    keep = jit.dropout_forward(pooled, 12345, 2**30, 4 / 3)[1]
     g, a, d = (rng.random(p.shape, dtype=np.float32) for _ in range(3))
 
     cases = [
@@ -67,7 +66,7 @@ def main() -> None:
         ("direct conv1 + bias + relu", lambda m: m.conv2d_direct(x1, k1, b1, 1, 1, True)),
         ("direct conv1 dL/dK", lambda m: m.conv2d_kernel_grad(x1, dz1, 3, 3, 1, 1)),
         ("direct conv1 ReLU + dK + db", lambda m: m.conv2d_relu_grads(x1, dz1, y1, 3, 3, 1, 1)),
-        ("dropout fwd (128,12,12,64)", lambda m: m.dropout_forward(pooled, words, 2**30, 4 / 3)),
+        ("dropout fwd (128,12,12,64)", lambda m: m.dropout_forward(pooled, 12345, 2**30, 4 / 3)),
         ("dropout bwd", lambda m: m.dropout_backward(pooled, keep, 4 / 3)),
     ]
     # all numba runs first: a NumPy twin's BLAS call leaves OpenBLAS's threads spinning for a

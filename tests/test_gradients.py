@@ -116,14 +116,19 @@ def _small_model(loss, last_activation="softmax"):
 @pytest.mark.parametrize("conv_path", ["im2col", "winograd"])
 def test_whole_model_gradients(loss, conv_path):
     model = _small_model(loss)
+    floor = 1e-6
     if conv_path == "winograd":
         winograd(model.layers[0])
+        # Winograd's transforms mix every pixel of a tile into all its outputs, so nudging a
+        # pixel whose true gradient is 0 (behind a dead ReLU or a dropped unit) still moves the
+        # float64 loss by rounding (~1e-16): a numeric gradient of ~1e-11 against an exact 0.
+        floor = 1e-5
     # the conv + max-pool pair backpropagates in one call where it can (fuses_backward_of)
     rng = np.random.default_rng(3)
     x = gradcheck.distinct_values((3, 7, 7, 2), rng)
     labels = np.array([0, 3, 1])
     y = np.eye(4)[labels] if loss == "categorical_crossentropy" else labels
-    result = gradcheck.check_model(model, x, y, tolerance=TOL)
+    result = gradcheck.check_model(model, x, y, tolerance=TOL, floor=floor)
     assert result.passed, "\n" + result.table()
     assert len(result.checks) == 1 + 6  # input + conv, dense, dense (kernel and bias each)
 

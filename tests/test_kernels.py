@@ -266,14 +266,13 @@ def test_direct_conv_kernels_refuse_mismatched_shapes():
 
 @SETTINGS
 @given(st.integers(1, 301), st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]),
-       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
-def test_dropout_kernels_match_reference(size, rate, dtype, seed):
-    rng = np.random.default_rng(seed)
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**64 - 1))
+def test_dropout_kernels_match_reference(size, rate, dtype, key):
+    rng = np.random.default_rng(key % 2**32)
     x = rng.standard_normal((size, 1)).astype(dtype)
-    words = rng.bit_generator.random_raw((size + 1) // 2)
     threshold, scale = int(np.ceil(rate * 2.0**32)), 1 / (1 - rate)
-    y_ref, keep_ref = reference.dropout_forward(x, words, threshold, scale)
-    y, keep = jit.dropout_forward(x, words, threshold, scale)
+    y_ref, keep_ref = reference.dropout_forward(x, key, threshold, scale)
+    y, keep = jit.dropout_forward(x, key, threshold, scale)
     np.testing.assert_array_equal(keep, keep_ref)
     np.testing.assert_array_equal(y, y_ref)
     assert y.dtype == dtype and keep.dtype == bool
@@ -282,21 +281,27 @@ def test_dropout_kernels_match_reference(size, rate, dtype, seed):
                                   reference.dropout_backward(dy, keep, scale))
 
 
+def test_random_words_are_splitmix64():
+    # the first outputs of SplitMix64 seeded with 0 (the published reference values)
+    np.testing.assert_array_equal(reference.random_words(0, 3), np.array(
+        [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F], dtype=np.uint64))
+
+
 def test_dropout_keeps_the_asked_fraction_and_uses_both_halves_of_each_word():
-    words = np.random.default_rng(0).bit_generator.random_raw(500_000)
     x = np.ones(1_000_000, np.float32)
-    for rate in (0.25, 0.5):
+    for rate, key in ((0.25, 1), (0.5, 2**63 + 5)):
         threshold = int(np.ceil(rate * 2.0**32))
-        y, keep = jit.dropout_forward(x, words, threshold, 1 / (1 - rate))
+        y, keep = jit.dropout_forward(x, key, threshold, 1 / (1 - rate))
         assert abs(keep.mean() - (1 - rate)) < 0.002
         assert abs(keep[0::2].mean() - keep[1::2].mean()) < 0.004   # low and high halves
+        assert abs(np.mean(keep[1:] == keep[:-1]) - (rate**2 + (1 - rate)**2)) < 0.003
         np.testing.assert_array_equal(y[keep], np.float32(1 / (1 - rate)))
         assert (y[~keep] == 0).all()
+    other = jit.dropout_forward(x, key + 1, threshold, 2.0)[1]        # the next stream
+    assert abs(np.mean(other == keep) - 0.5) < 0.003
 
 
-def test_dropout_kernels_refuse_too_few_words_and_other_masks():
-    with pytest.raises(ValueError, match="dropout_forward needs 3 uint64"):
-        jit.dropout_forward(np.zeros(5, np.float32), np.zeros(2, np.uint64), 0, 1.0)
+def test_dropout_backward_refuses_another_mask():
     with pytest.raises(ValueError, match="dropout_backward"):
         jit.dropout_backward(np.zeros(5, np.float32), np.ones(4, bool), 1.0)
 

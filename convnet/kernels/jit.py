@@ -476,28 +476,38 @@ def conv2d_relu_grads(x: np.ndarray, dy: np.ndarray, y: np.ndarray, kh: int, kw:
     return _kernel_grads(x, dy, y, True, kh, kw, sh, sw, "conv2d_relu_grads")
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _random_word(key, j):
+    """Word ``j`` of SplitMix64 stream ``key`` (see :func:`reference.random_words`)."""
+    z = key + (np.uint64(j) + np.uint64(1)) * reference.SPLITMIX_GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * reference.SPLITMIX_MUL1
+    z = (z ^ (z >> np.uint64(27))) * reference.SPLITMIX_MUL2
+    return z ^ (z >> np.uint64(31))
+
+
 @njit(cache=True, parallel=True)
-def _dropout_forward(x, words, threshold, scale, y, keep):
+def _dropout_forward(x, key, threshold, scale, y, keep):
     for i in prange(x.size):
-        # element i takes the low (even i) or high (odd i) 32 bits of word i // 2
-        u = (words[i >> 1] >> np.uint64((i & 1) * 32)) & np.uint64(0xFFFFFFFF)
+        # element i takes the low (even i) or high (odd i) 32 bits of word i // 2, made here in
+        # parallel (twice, for both halves: cheaper than keeping it, the loop stays vectorised)
+        word = _random_word(key, i >> 1)
+        u = (word >> np.uint64((i & 1) * 32)) & np.uint64(0xFFFFFFFF)
         k = u >= threshold
         keep[i] = k
         y[i] = x[i] * (1 if k else 0) * scale        # x * 0 keeps NaN, as NumPy does
 
 
 @float16_via_reference
-def dropout_forward(x: np.ndarray, words: np.ndarray, threshold: int,
+def dropout_forward(x: np.ndarray, key: int, threshold: int,
                     scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverted dropout in one parallel pass; see the reference twin."""
-    if words.dtype != np.uint64 or words.size < (x.size + 1) // 2:
-        raise ValueError(f"dropout_forward needs {(x.size + 1) // 2} uint64 random words for "
-                         f"{x.size} values, got {words.size} of {words.dtype}")
+    """Inverted dropout in one parallel pass that also makes the random words; see the
+    reference twin."""
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
     keep = np.empty(x.shape, dtype=np.bool_)
-    _dropout_forward(x.reshape(-1), words, np.uint64(threshold), x.dtype.type(scale),
-                     y.reshape(-1), keep.reshape(-1))
+    with np.errstate(over="ignore"):     # uint64 wraps on purpose (NUMBA_DISABLE_JIT=1 warns)
+        _dropout_forward(x.reshape(-1), np.uint64(key), np.uint64(threshold),
+                         x.dtype.type(scale), y.reshape(-1), keep.reshape(-1))
     return y, keep
 
 

@@ -208,12 +208,30 @@ def conv2d_relu_grads(x: np.ndarray, dy: np.ndarray, y: np.ndarray, kh: int, kw:
     return conv2d_kernel_grad(x, dz, kh, kw, sh, sw), db
 
 
-def dropout_forward(x: np.ndarray, words: np.ndarray, threshold: int,
+# SplitMix64 (Steele, Lea & Flood, "Fast splittable pseudorandom number generators", 2014): word
+# j of a stream is a fixed mix of ``key + (j + 1) * GOLDEN``, so any word can be made on its own,
+# in any order, on any thread. It passes BigCrush; dropout needs far less.
+SPLITMIX_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+SPLITMIX_MUL1 = np.uint64(0xBF58476D1CE4E5B9)
+SPLITMIX_MUL2 = np.uint64(0x94D049BB133111EB)
+
+
+def random_words(key: int, count: int) -> np.ndarray:
+    """``count`` pseudo-random uint64 words of the SplitMix64 stream numbered ``key``."""
+    z = np.uint64(key) + np.arange(1, count + 1, dtype=np.uint64) * SPLITMIX_GOLDEN  # wraps
+    z = (z ^ (z >> np.uint64(30))) * SPLITMIX_MUL1
+    z = (z ^ (z >> np.uint64(27))) * SPLITMIX_MUL2
+    return z ^ (z >> np.uint64(31))
+
+
+def dropout_forward(x: np.ndarray, key: int, threshold: int,
                     scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverted dropout from raw random bits. ``words`` (uint64, at least ``ceil(x.size / 2)``)
-    give two 32-bit uniform integers each, low half first; element ``i`` of ``x`` (in C order)
-    is kept when its integer ``u_i >= threshold`` (so with probability ``1 - threshold / 2**32``).
-    Returns ``y = x * keep * scale`` and the boolean ``keep`` mask, both shaped like ``x``."""
+    """Inverted dropout from the random words of stream ``key`` (:func:`random_words`): word
+    ``j`` gives two 32-bit uniform integers, low half first, to elements ``2j`` and ``2j + 1`` of
+    ``x`` (in C order); an element is kept when its integer ``u >= threshold`` (so with
+    probability ``1 - threshold / 2**32``). Returns ``y = x * keep * scale`` and the boolean
+    ``keep`` mask, both shaped like ``x``."""
+    words = random_words(key, (x.size + 1) // 2)
     halves = np.empty(2 * words.size, dtype=np.uint64)
     halves[0::2] = words & np.uint64(0xFFFFFFFF)
     halves[1::2] = words >> np.uint64(32)

@@ -162,13 +162,14 @@ class Dropout(Layer):
             self._mask = None
             return x
         rng = self._rng if self._rng is not None else utils.rng()
-        # u ~ U{0, ..., 2**32 - 1}, two per 64-bit word of the generator (PCG64); drop when
-        # u < rate * 2**32. Raw words and one fused pass: 4.0 -> ~1.5 ms per tutorial batch,
-        # where rng.random() alone took 2 ms.
-        words = rng.bit_generator.random_raw((x.size + 1) // 2)
+        # u ~ U{0, ..., 2**32 - 1}, two per 64-bit word of a SplitMix64 stream whose number
+        # comes from the seeded generator; drop when u < rate * 2**32. The kernel makes the
+        # words itself, in parallel: 1.75 -> 0.60 ms per tutorial batch, where drawing them
+        # from the generator had taken 1.0 ms alone (and rng.random() 2 ms).
+        key = int(rng.bit_generator.random_raw())
         threshold = min(int(np.ceil(self.rate * 2.0**32)), 2**32 - 1)
         self._scale = 1.0 / (1.0 - self.rate)
-        y, self._mask = kernels.dropout_forward(x, words, threshold, self._scale)  # True = kept
+        y, self._mask = kernels.dropout_forward(x, key, threshold, self._scale)  # True = kept
         return y
 
     def _backward(self, dy):
