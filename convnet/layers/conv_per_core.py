@@ -11,7 +11,9 @@ Sums over samples (dL/dK, dL/db) are kept per task and added in task order at th
 cut the same way whatever the number of threads, so 1 and 2 threads give the same bits.
 
 Measured on the tutorial's conv2, forward + backward for 128 images (2 cores): 52.8-55.6 ms on
-the whole-batch path, 46.6-48.4 ms as per-core tasks (``benchmarks/README.md``).
+the whole-batch path, 46.6-48.4 ms as per-core tasks (``benchmarks/README.md``). That layer
+(3x3, stride 1, 32 channels in) now takes :mod:`.conv_winograd` instead, which cuts the tasks the
+same way and shares :func:`relu_dz_chunk` and :func:`task_count` with this module.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ added in task order, so 1 and 2 threads give the same bits.
 
 The 36 products have only C or F as their inner size, which BLAS runs at 70-95 GFLOPS per core
 against about 120 for im2col's KH*KW*C, and the transforms read and write memory too, so the
-gain is less than 4x. Measured on the tutorial's conv2, 128 images on 2 cores (ms, same
-process): forward 9.0-9.6 against 14.4; backward 24-28 against 31.6.
+gain is less than 4x. Measured on the tutorial's conv2, 128 images on 2 cores, forward +
+backward: 33-35 ms against 45-50 ms for im2col on the same tasks
+(``benchmarks/bench_paths.py``).
 """
 
 from __future__ import annotations
