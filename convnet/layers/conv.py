@@ -194,10 +194,13 @@ class Conv2D(ActivationMixin, Layer):
     WINOGRAD_MIN_CHANNELS = 16
 
     def _winograd(self) -> bool:
-        """Whether the per-core passes use Winograd's F(2x2, 3x3) (:mod:`.conv_winograd`): 3x3
+        """Whether the per-core passes use Winograd's F(4x4, 3x3) (:mod:`.conv_winograd`): 3x3
         kernels at stride 1 whose products are wide enough for BLAS (at least
-        WINOGRAD_MIN_CHANNELS input channels; the tutorial's conv2 has 32). Its 16 products
-        have only C as inner size: with few channels they run slowly and im2col's wins."""
+        WINOGRAD_MIN_CHANNELS input channels; the tutorial's conv2 has 32). Its 36 products
+        have only C as inner size: with few channels they run slowly and im2col's wins.
+        Forward + backward of 128 26x26 images into 64 filters (2 cores), Winograd against
+        im2col: 8 channels 29 / 21 ms, 16 channels 28 / 30 ms, 32 channels 36 / 54 ms,
+        64 channels 59 / 95 ms (into 32 filters, 16 channels: 21 / 21 ms)."""
         kh, kw, c, _ = self.params["kernel"].shape
         return ((kh, kw) == (3, 3) and self.strides == (1, 1) and self._per_core()
                 and c >= self.WINOGRAD_MIN_CHANNELS)
