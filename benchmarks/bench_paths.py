@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,17 +29,8 @@ from convnet import threads  # noqa: E402
 from convnet.layers import Conv2D  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_kernels import median_ms  # noqa: E402
 from bench_train import data, tutorial_model  # noqa: E402
-
-
-def median_ms(fn, repeats: int = 9) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
 
 
 def main() -> None:

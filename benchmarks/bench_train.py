@@ -105,19 +105,12 @@ def layer_profile(repeats: int = 10) -> list[tuple[str, float, float]]:
         t = time.perf_counter()
         grad = layers[-1].backward_preactivation(grad)
         bwd[layers[-1].name].append(time.perf_counter() - t)
-        i = len(layers) - 2
-        while i >= 0:          # as Sequential._backward_through; no dL/dx for the first layer
-            layer, below = layers[i], layers[i - 1] if i > 0 else None
+        for covered, call in model._backward_steps(layers[:-1], layers[0]):   # as in training
             t = time.perf_counter()
-            if below is not None and below.fuses_backward_of(layer):
-                grad = below.backward_fused(layer, grad, input_gradient=below is not layers[0])
-                bwd[below.name].append(time.perf_counter() - t)
-                bwd[layer.name].append(float("nan"))
-                i -= 2
-            else:
-                grad = layer.backward(grad, input_gradient=layer is not layers[0])
-                bwd[layer.name].append(time.perf_counter() - t)
-                i -= 1
+            grad = call(grad)
+            bwd[covered[0].name].append(time.perf_counter() - t)
+            for fused in covered[1:]:
+                bwd[fused.name].append(float("nan"))
     return [(name, 1000 * float(np.median(fwd[name])), 1000 * float(np.median(bwd[name])))
             for name in fwd]
 

@@ -11,6 +11,7 @@ One training step on a batch ``(x, y)``::
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 import warnings
@@ -156,20 +157,31 @@ class Sequential:
         return results
 
     @staticmethod
-    def _backward_through(layers: list[Layer], grad: np.ndarray, first: Layer | None):
-        """Backpropagate ``grad`` from the last of ``layers`` to the first, each layer's
-        ``backward`` in turn (no dL/dx for ``first``). Where a layer can take the next one's
-        backward pass with its own (``fuses_backward_of``: Conv2D under MaxPooling2D), the two
-        run as one call: the same numbers, one full-size gradient fewer in memory."""
+    def _backward_steps(layers: list[Layer], first: Layer | None):
+        """The backward calls that take a gradient from the last of ``layers`` to the first:
+        yields ``(covered, call)``, ``call(grad)`` returning the gradient for the layer below.
+        Each layer's ``backward`` in turn (no dL/dx for ``first``); where a layer can take the
+        next one's backward pass with its own (``fuses_backward_of``: Conv2D under MaxPooling2D),
+        one call covers both: the same numbers, one full-size gradient fewer in memory. Asked
+        lazily, so each step sees the layers as the steps above left them."""
         i = len(layers) - 1
         while i >= 0:
             layer, below = layers[i], layers[i - 1] if i > 0 else None
             if below is not None and below.fuses_backward_of(layer):
-                grad = below.backward_fused(layer, grad, input_gradient=below is not first)
+                yield (below, layer), functools.partial(below.backward_fused, layer,
+                                                        input_gradient=below is not first)
                 i -= 2
             else:
-                grad = layer.backward(grad, input_gradient=layer is not first)
+                yield (layer,), functools.partial(layer.backward,
+                                                  input_gradient=layer is not first)
                 i -= 1
+
+    @classmethod
+    def _backward_through(cls, layers: list[Layer], grad: np.ndarray, first: Layer | None):
+        """Backpropagate ``grad`` from the last of ``layers`` to the first
+        (:meth:`_backward_steps`); returns dL/d(input of the first)."""
+        for _, call in cls._backward_steps(layers, first):
+            grad = call(grad)
         return grad
 
     def _stop_on_nonfinite(self, epoch: int, step: int, bar) -> None:

@@ -13,7 +13,8 @@ cut the same way whatever the number of threads, so 1 and 2 threads give the sam
 Measured on the tutorial's conv2, forward + backward for 128 images (2 cores): 52.8-55.6 ms on
 the whole-batch path, 46.6-48.4 ms as per-core tasks (``benchmarks/README.md``). That layer
 (3x3, stride 1, 32 channels in) now takes :mod:`.conv_winograd` instead, which cuts the tasks the
-same way and shares :func:`relu_dz_chunk` and :func:`task_count` with this module.
+same way and shares :func:`chunks`, :func:`dz_chunk` and :func:`task_count` with this
+module.
 """
 
 from __future__ import annotations
@@ -27,6 +28,13 @@ def task_count(layer, n: int) -> int:
     return -(-n // layer.TASK)
 
 
+def chunks(layer, t: int, n: int):
+    """Yield ``(first, stop)``: task ``t``'s samples (of ``n``), CHUNK at a time."""
+    end = min(n, (t + 1) * layer.TASK)
+    for first in range(t * layer.TASK, end, layer.CHUNK):
+        yield first, min(first + layer.CHUNK, end)
+
+
 def task_chunks(layer, t: int, n: int):
     """Yield ``(first, stop, cols)`` for task ``t``: the im2col matrix of samples
     ``first:stop`` of the layer's padded input, CHUNK samples at a time, in the calling thread's
@@ -35,9 +43,7 @@ def task_chunks(layer, t: int, n: int):
     x, rows = layer._x_padded, layer._rows_per_sample()
     depth = kh * kw * x.shape[3]
     buffer = layer._thread_buffer("cols", (layer.CHUNK * rows, depth))
-    end = min(n, (t + 1) * layer.TASK)
-    for first in range(t * layer.TASK, end, layer.CHUNK):
-        stop = min(first + layer.CHUNK, end)
+    for first, stop in chunks(layer, t, n):
         cols = buffer[:(stop - first) * rows]
         kernels.im2col_serial(x[first:stop], kh, kw, sh, sw, cols)
         yield first, stop, cols
@@ -63,17 +69,20 @@ def forward(layer, z: np.ndarray, kernel: np.ndarray, bias) -> np.ndarray:
     return z
 
 
-def relu_dz_chunk(layer, dy: np.ndarray, pooled, first: int, stop: int,
-                  db_share: np.ndarray) -> np.ndarray:
-    """dL/dz of samples ``first:stop`` of a layer with bias and ReLU, ``(rows, F)`` in this
-    thread's buffer, with its rows' sum added into ``db_share``: ``dz = dy * (y > 0)`` from
-    dL/dy (N*OH*OW, F); or, with ``pooled = (dy, argmax)`` of the max-pooling layer above, the
-    pool's winners get its dL/dy first (:meth:`Conv2D.backward_fused`)."""
+def dz_chunk(layer, grad: np.ndarray | None, relu_mask: bool, pooled, first: int, stop: int,
+             db_share: np.ndarray) -> np.ndarray:
+    """dL/dz of samples ``first:stop``, ``(rows, F)``: without ``relu_mask``, the rows of
+    ``grad`` (dL/dz itself). With it, for a layer with bias and ReLU, in this thread's buffer and
+    with its rows' sum added into ``db_share``: ``dz = dy * (y > 0)`` from ``grad`` = dL/dy
+    (N*OH*OW, F); or, with ``pooled = (dy, argmax)`` of the max-pooling layer above, the pool's
+    winners get its dL/dy first (:meth:`Conv2D.backward_fused`)."""
     rows, filters = layer._rows_per_sample(), layer.filters
-    dz = layer._thread_buffer("dz", ((stop - first) * rows, filters))
     r = slice(first * rows, stop * rows)
+    if not relu_mask:
+        return grad[r]
+    dz = layer._thread_buffer("dz", ((stop - first) * rows, filters))
     if pooled is None:
-        kernels.relu_bias_backward_serial(dy[r], layer._y[r], dz, db_share)
+        kernels.relu_bias_backward_serial(grad[r], layer._y[r], dz, db_share)
     else:
         pool_dy, argmax = pooled
         shape = (stop - first, *layer._output_hw(), filters)
@@ -89,13 +98,13 @@ def backward(layer, dz: np.ndarray | None, relu_mask: bool, db: np.ndarray | Non
     from dL/dz (N*OH*OW, F) and, when already summed, dL/db.
 
     With ``relu_mask`` the argument is dL/dy of a layer with bias and ReLU (or, with
-    ``pooled``, the max-pooling layer's, see :func:`relu_dz_chunk`): each chunk first becomes
+    ``pooled``, the max-pooling layer's, see :func:`dz_chunk`): each chunk first becomes
     dL/dz, with its rows' sum for dL/db, in this thread's buffer, so the whole-batch dL/dz is
     never written to memory.
     """
     (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
     x, filters = layer._x_padded, layer.filters
-    n, rows = x.shape[0], layer._rows_per_sample()
+    n = x.shape[0]
     depth, tasks = kh * kw * x.shape[3], task_count(layer, n)
     want_dx = layer._want_input_gradient
     kernel_t = np.ascontiguousarray(layer.params["kernel"].reshape(-1, filters).T)
@@ -107,13 +116,10 @@ def backward(layer, dz: np.ndarray | None, relu_mask: bool, db: np.ndarray | Non
         dk = dk_shares[t]
         dk[...] = 0
         for first, stop, cols in task_chunks(layer, t, n):
-            if relu_mask:
-                dz_chunk = relu_dz_chunk(layer, dz, pooled, first, stop, db_shares[t])
-            else:
-                dz_chunk = dz[first * rows:stop * rows]
-            dk += cols.T @ dz_chunk                                   # dK = cols.T @ dZ
+            dz_rows = dz_chunk(layer, dz, relu_mask, pooled, first, stop, db_shares[t])
+            dk += cols.T @ dz_rows                                    # dK = cols.T @ dZ
             if want_dx:
-                dcols = np.matmul(dz_chunk, kernel_t, out=cols)       # dcols = dZ @ K.T
+                dcols = np.matmul(dz_rows, kernel_t, out=cols)        # dcols = dZ @ K.T
                 kernels.col2im_serial(dcols, kh, kw, sh, sw, dx[first:stop])
 
     threads.run_tasks(task, tasks)

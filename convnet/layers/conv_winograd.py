@@ -27,14 +27,7 @@ import numpy as np
 
 from convnet import threads
 from convnet.kernels import winograd, winograd_jit
-from convnet.layers.conv_per_core import relu_dz_chunk, task_count
-
-
-def _chunks(layer, t: int, n: int):
-    """Yield ``(first, stop)``: task ``t``'s samples, CHUNK at a time."""
-    end = min(n, (t + 1) * layer.TASK)
-    for first in range(t * layer.TASK, end, layer.CHUNK):
-        yield first, min(first + layer.CHUNK, end)
+from convnet.layers.conv_per_core import chunks, dz_chunk, task_count
 
 
 def _input_tiles(layer, x: np.ndarray, pad: int, th: int, tw: int, name: str) -> np.ndarray:
@@ -66,7 +59,7 @@ def forward(layer, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
     y = z.reshape(n, oh, ow, layer.filters)
 
     def task(t):
-        for first, stop in _chunks(layer, t, n):
+        for first, stop in chunks(layer, t, n):
             convolve(layer, x[first:stop], u, add, fused, y[first:stop])
 
     threads.run_tasks(task, task_count(layer, n))
@@ -81,11 +74,11 @@ def backward(layer, dz: np.ndarray | None, relu_mask: bool, db: np.ndarray | Non
     """Parameter gradients (into ``layer.grads``) and dL/dx (None for a first layer) from dL/dz
     (N*OH*OW, F) -- or, with ``relu_mask``, from dL/dy of a layer with bias and ReLU (or from
     the max-pooling layer above it, ``pooled``), turned into dL/dz (and dL/db) chunk by chunk
-    by :func:`.conv_per_core.relu_dz_chunk`, as in :func:`.conv_per_core.backward`."""
+    by :func:`.conv_per_core.dz_chunk`, as in :func:`.conv_per_core.backward`."""
     x, filters = layer._x_padded, layer.filters
     n, h, w, c = x.shape
     oh, ow = layer._output_hw()
-    rows, tasks = oh * ow, task_count(layer, n)
+    tasks = task_count(layer, n)
     th, tw = winograd.tile_grid(oh, ow)
     dth, dtw = winograd.tile_grid(h, w)                               # dL/dx's tiles
     want_dx = layer._want_input_gradient
@@ -98,18 +91,15 @@ def backward(layer, dz: np.ndarray | None, relu_mask: bool, db: np.ndarray | Non
     def task(t):
         m_dk = m_shares[t]
         m_dk[...] = 0
-        for first, stop in _chunks(layer, t, n):
-            if relu_mask:
-                dz_chunk = relu_dz_chunk(layer, dz, pooled, first, stop, db_shares[t])
-            else:
-                dz_chunk = dz[first * rows:stop * rows]
-            dz_chunk = dz_chunk.reshape(stop - first, oh, ow, filters)
+        for first, stop in chunks(layer, t, n):
+            dz_tiles = dz_chunk(layer, dz, relu_mask, pooled, first, stop, db_shares[t])
+            dz_tiles = dz_tiles.reshape(stop - first, oh, ow, filters)
             v = _input_tiles(layer, x[first:stop], 0, th, tw, "tiles")   # as in forward
             wz = layer._thread_buffer("dz tiles", (winograd.CELLS, v.shape[1], filters))
-            winograd_jit.gradient_transform_serial(dz_chunk, th, tw, wz)
+            winograd_jit.gradient_transform_serial(dz_tiles, th, tw, wz)
             m_dk += v.transpose(0, 2, 1) @ wz                         # (36, C, F)
             if want_dx:            # the correlation of dL/dz, padded by 2, with the turned kernel
-                vd = _input_tiles(layer, dz_chunk, 2, dth, dtw, "dz tiles padded")
+                vd = _input_tiles(layer, dz_tiles, 2, dth, dtw, "dz tiles padded")
                 md = layer._thread_buffer("products", (winograd.CELLS, vd.shape[1], c))
                 np.matmul(vd, u_back, out=md)
                 winograd_jit.output_transform_serial(md, no_bias, False, dth, dtw,
