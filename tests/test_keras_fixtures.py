@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import error_bounds
 from convnet.models import model_from_json
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keras"
@@ -26,7 +27,14 @@ def test_fixture_reproduces_keras_predictions(name):
     expected = np.load(folder / spec["expected"])
     got = model.predict(x)
     assert got.shape == expected.shape
-    np.testing.assert_allclose(got, expected, rtol=0, atol=spec["tolerance"])
+    # Keras sums the same float32 products in its own order: both results lie within the
+    # rounding bound of the exact output, so they differ by at most twice that bound (the
+    # probabilistic one: compounded through the tutorial's 9216-input Dense layer and Winograd,
+    # the worst case allows more than the probabilities themselves)
+    with error_bounds.probabilistic():
+        _, bound = error_bounds.model_bound(model, x)
+    ratio = error_bounds.check_paths(got, expected, bound, f"{name} against Keras")
+    print(f"{name}: largest |convnet - Keras| / bound = {ratio:.3g}")
 
 
 def test_legacy_2018_names_and_list_config():

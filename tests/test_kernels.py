@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import error_bounds
 from convnet.kernels import jit, reference
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -41,13 +42,13 @@ def test_col2im_matches_reference(case):
     cols = np.random.default_rng(seed).standard_normal((n * oh * ow, kh * kw * c)).astype(dtype)
     expected = reference.col2im(cols, (n, h, w, c), kh, kw, sh, sw)
     got = jit.col2im(cols, (n, h, w, c), kh, kw, sh, sw)
-    # the same sums in a different order: float32 may differ in the last bit
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(got, expected, **tol)
+    # the same sums in a different order
+    bound = error_bounds.overlap_sum_bound(cols, (n, h, w, c), kh, kw, sh, sw)
+    error_bounds.check_paths(got, expected, bound, "col2im")
     stale = np.full((n, h, w, c), 7.0, dtype=dtype)   # a reused buffer holding old numbers
     for twin in (jit, reference):
         assert twin.col2im(cols, (n, h, w, c), kh, kw, sh, sw, out=stale) is stale
-        np.testing.assert_allclose(stale, expected, **tol)
+        error_bounds.check_paths(stale, expected, bound, "col2im into a reused buffer")
         stale[...] = 7.0
 
 
@@ -58,7 +59,7 @@ def test_col2im_is_the_adjoint_of_im2col():
     cols = rng.standard_normal(reference.im2col(x, 3, 2, 2, 1).shape)
     lhs = np.sum(reference.im2col(x, 3, 2, 2, 1) * cols)
     rhs = np.sum(x * reference.col2im(cols, x.shape, 3, 2, 2, 1))
-    assert np.isclose(lhs, rhs)
+    assert np.isclose(lhs, rhs, rtol=1e-12)     # float64 sums of 378 products: ~1e-14
 
 
 def test_im2col_layout_is_the_keras_kernel_layout():
@@ -68,7 +69,7 @@ def test_im2col_layout_is_the_keras_kernel_layout():
     z = reference.im2col(x, 3, 2, 1, 1) @ kernel.reshape(-1, 4)
     # direct cross-correlation for one output pixel (i=1, j=2) and filter 3
     direct = np.sum(x[0, 1:4, 2:4, :] * kernel[:, :, :, 3])
-    assert np.isclose(z[(0 * 2 + 1) * 4 + 2, 3], direct)
+    assert np.isclose(z[(0 * 2 + 1) * 4 + 2, 3], direct, rtol=1e-12)  # 12 float64 products
 
 
 @st.composite
@@ -105,9 +106,13 @@ def test_maxpool_matches_reference(case):
     np.testing.assert_array_equal(y_jit, y_ref)
     np.testing.assert_array_equal(arg_jit, arg_ref)   # ties: the same (first) winner
     dy = rng.standard_normal(y_ref.shape).astype(dtype)
-    np.testing.assert_allclose(jit.maxpool_backward(dy, arg_jit, x.shape),
-                               reference.maxpool_backward(dy, arg_ref, x.shape),
-                               rtol=1e-6, atol=1e-6)
+    # a cell that wins several overlapping windows sums their dy, at most ceil(ph/sh)*ceil(pw/sw)
+    overlaps = -(-ph // sh) * -(-pw // sw)
+    bound = error_bounds.gamma(overlaps, dtype) * reference.maxpool_backward(
+        np.abs(dy.astype(np.float64)), arg_ref, x.shape)
+    error_bounds.check_paths(jit.maxpool_backward(dy, arg_jit, x.shape),
+                             reference.maxpool_backward(dy, arg_ref, x.shape), bound,
+                             "maxpool_backward")
 
 
 def test_maxpool_same_padding_never_picks_padding():
@@ -125,14 +130,16 @@ def test_avgpool_matches_reference(case):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
     oh, ow, top, left = _pool_geometry(h, w, ph, pw, sh, sw, same)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     y_ref = reference.avgpool_forward(x, ph, pw, sh, sw, oh, ow, top, left)
-    np.testing.assert_allclose(jit.avgpool_forward(x, ph, pw, sh, sw, oh, ow, top, left),
-                               y_ref, **tol)
+    error_bounds.check_paths(jit.avgpool_forward(x, ph, pw, sh, sw, oh, ow, top, left), y_ref,
+                             error_bounds.avgpool_bound(x, ph, pw, sh, sw, oh, ow, top, left),
+                             "avgpool_forward")
     dy = rng.standard_normal(y_ref.shape).astype(dtype)
-    np.testing.assert_allclose(jit.avgpool_backward(dy, x.shape, ph, pw, sh, sw, top, left),
-                               reference.avgpool_backward(dy, x.shape, ph, pw, sh, sw, top, left),
-                               **tol)
+    error_bounds.check_paths(
+        jit.avgpool_backward(dy, x.shape, ph, pw, sh, sw, top, left),
+        reference.avgpool_backward(dy, x.shape, ph, pw, sh, sw, top, left),
+        error_bounds.avgpool_backward_bound(dy, x.shape, ph, pw, sh, sw, top, left),
+        "avgpool_backward")
 
 
 def test_avgpool_same_divides_by_real_cells():
@@ -148,12 +155,12 @@ def test_adadelta_update_matches_reference(dtype):
     p, g = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
     a, d = rng.uniform(0, 1, shape).astype(dtype), rng.uniform(0, 1, shape).astype(dtype)
     ref = [arr.copy() for arr in (p, g, a, d)]
+    bounds = error_bounds.adadelta_bounds(p, g, a, d, 1.0, 0.95, 1e-7)
     reference.adadelta_update(*ref, 1.0, 0.95, 1e-7)
     jit.adadelta_update(p, g, a, d, 1.0, 0.95, 1e-7)
-    # float32: the same formula, rounded in a different order
-    tol = dict(rtol=1e-5, atol=1e-7) if dtype == np.float32 else dict(rtol=1e-13)
-    for got, want in zip((p, a, d), (ref[0], ref[2], ref[3])):
-        np.testing.assert_allclose(got, want, **tol)
+    # the same formula, rounded in a different order
+    for got, want, bound, name in zip((p, a, d), (ref[0], ref[2], ref[3]), bounds, "pad"):
+        error_bounds.check_paths(got, want, bound, f"adadelta {name}")
 
 
 @SETTINGS
@@ -179,8 +186,7 @@ def test_relu_bias_backward_matches_reference(rows, f, dtype, seed):
     dz, db = jit.relu_bias_backward(dy, y)
     np.testing.assert_array_equal(dz, dz_ref)
     # db sums in blocks, NumPy pairwise: the same numbers added in another order
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(db, db_ref, **tol)
+    error_bounds.check_paths(db, db_ref, error_bounds.column_sum_bound(dz_ref), "db")
 
 
 def test_fused_kernels_keep_nan_and_inf_as_numpy_does():
@@ -227,8 +233,8 @@ def test_conv2d_direct_matches_reference(case, filters, relu):
     expected = reference.conv2d_direct(x, kernel, bias, sh, sw, relu)
     got = jit.conv2d_direct(x, kernel, bias, sh, sw, relu)
     assert got.dtype == dtype and got.shape == expected.shape
-    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(got, expected, **tol)
+    error_bounds.check_paths(got, expected, error_bounds.conv_bound(x, kernel, sh, sw, bias),
+                             "conv2d_direct")
     if relu:
         assert (got >= 0).all()
 
@@ -243,16 +249,19 @@ def test_conv2d_kernel_grads_match_reference(case, filters):
     rows = n * ((h - kh) // sh + 1) * ((w - kw) // sw + 1)
     dz = rng.standard_normal((rows, filters)).astype(dtype)
     y = np.maximum(rng.standard_normal((rows, filters)), 0).astype(dtype)   # many zeros
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-11, atol=1e-11)
     expected = reference.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
     got = jit.conv2d_kernel_grad(x, dz, kh, kw, sh, sw)
     assert got.shape == (kh, kw, c, filters) and got.dtype == dtype
-    np.testing.assert_allclose(got, expected, **tol)
+    error_bounds.check_paths(got, expected,
+                             error_bounds.kernel_grad_bound(x, dz, kh, kw, sh, sw), "dK")
     dk_ref, db_ref = reference.conv2d_relu_grads(x, dz, y, kh, kw, sh, sw)
     dk, db = jit.conv2d_relu_grads(x, dz, y, kh, kw, sh, sw)
     assert dk.shape == (kh, kw, c, filters) and db.shape == (filters,)
-    np.testing.assert_allclose(dk, dk_ref, **tol)
-    np.testing.assert_allclose(db, db_ref, **tol)
+    masked = dz * (y > 0)                                  # the mask is exact: y is given
+    error_bounds.check_paths(dk, dk_ref,
+                             error_bounds.kernel_grad_bound(x, masked, kh, kw, sh, sw),
+                             "dK through the ReLU")
+    error_bounds.check_paths(db, db_ref, error_bounds.column_sum_bound(masked), "db")
 
 
 def test_direct_conv_kernels_refuse_mismatched_shapes():
@@ -329,5 +338,12 @@ def test_unpool_relu_bias_backward_matches_reference(n, h, w, c, pool, dtype, se
     dz, db = np.full_like(y, np.nan), np.ones(c, dtype=dtype)
     jit.unpool_relu_bias_backward_serial(dy, argmax, y, dz, db)     # db is added into
     dz_ref, db_ref = reference.unpool_relu_bias_backward(dy, argmax, y)
-    np.testing.assert_allclose(dz, dz_ref, rtol=1e-6)
-    np.testing.assert_allclose(db, db_ref + 1, rtol=1e-5, atol=1e-5)
+    # dz: a cell that wins overlapping windows sums their dy; db: all rows of dz, plus the 1
+    overlaps = -(-ph // sh) * -(-pw // sw)
+    dz_mag = reference.unpool_relu_bias_backward(np.abs(dy.astype(np.float64)), argmax, y)[0]
+    dz_bound = error_bounds.gamma(overlaps, dtype) * dz_mag
+    error_bounds.check_paths(dz, dz_ref, dz_bound, "dz")
+    rows = dz_mag.reshape(-1, c)
+    db_bound = (error_bounds.gamma(rows.shape[0] + 1, dtype) * (rows.sum(axis=0) + 1)
+                + dz_bound.reshape(-1, c).sum(axis=0))
+    error_bounds.check_paths(db, db_ref + 1, db_bound, "db")

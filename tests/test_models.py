@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import convnet as keras
+import error_bounds
 from convnet import callbacks, utils
 from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
 from convnet.models import Sequential
@@ -57,7 +58,9 @@ def test_fit_learns_and_history_has_keras_keys():
     assert h["acc"] is h["accuracy"] and h["val_acc"] is h["val_accuracy"]
     assert "acc" in h and "val_acc" in h
     loss, acc = model.evaluate(x, y, verbose=0)
-    assert acc == 1.0 and loss == pytest.approx(h["val_loss"][-1], rel=1e-5)
+    assert acc == 1.0            # fit's validation split the data into other batches:
+    error_bounds.check_paths(loss, h["val_loss"][-1], error_bounds.evaluate_loss_bound(model, x, y),
+                             "evaluate against fit's val_loss")
 
 
 def test_missing_history_key_lists_the_keys():
@@ -102,8 +105,10 @@ def test_predict_is_independent_of_batch_size():
     model = compiled()
     full = model.predict(x, batch_size=100)
     assert full.shape == (37, 3) and full.dtype == np.float32
-    np.testing.assert_allclose(model.predict(x, batch_size=5), full, rtol=1e-6)
-    np.testing.assert_allclose(full.sum(axis=1), 1, rtol=1e-5)
+    exact, bound = error_bounds.model_bound(model, x)
+    error_bounds.check_paths(model.predict(x, batch_size=5), full, bound, "batches of 5")
+    error_bounds.check(full.sum(axis=1), 1, bound.sum(axis=1) + error_bounds.gamma(3, "float32"),
+                       "sum of probabilities")
     assert model.predict(x[:0]).shape == (0, 3)
 
 
@@ -113,12 +118,14 @@ def test_large_batches_run_in_blocks_with_the_same_results():
     model = compiled()
     model.INFERENCE_BLOCK = 32                         # so predict below really splits
     whole = model._forward(x)                          # one pass over all 75 samples
-    np.testing.assert_allclose(model.predict(x, batch_size=1000), whole, rtol=1e-6)
-    p = np.clip(whole, 1e-7, 1 - 1e-7)
-    loss = -np.mean(np.sum(y * np.log(p), axis=1))
-    acc = np.mean(whole.argmax(1) == labels)
-    np.testing.assert_allclose(model.evaluate(x, y, batch_size=1000, verbose=0), [loss, acc],
-                               rtol=1e-5)
+    exact, bound = error_bounds.model_bound(model, x)
+    error_bounds.check_paths(model.predict(x, batch_size=1000), whole, bound, "blocks")
+    loss, loss_bound = error_bounds.crossentropy_bound(y, exact, bound, "float32")
+    assert error_bounds.accuracy_is_decided(exact, bound)
+    acc = np.mean(exact.argmax(1) == labels)
+    got_loss, got_acc = model.evaluate(x, y, batch_size=1000, verbose=0)
+    error_bounds.check(got_loss, loss, loss_bound, "loss")
+    assert got_acc == acc
 
 
 def test_train_on_batch_returns_loss_and_accuracy():

@@ -1,4 +1,9 @@
-"""Optimizer updates checked against values worked out by hand."""
+"""Optimizer updates checked against values worked out by hand.
+
+Tolerances: one update is a handful of elementwise roundings, with no long sums. float64
+parameters match the hand computation to ~1e-15 (``rel=1e-12`` leaves room for FMA or not);
+where ``pytest.approx``'s default ``rel=1e-6`` is used, the hand value is itself rounded (written
+to 7 digits) or the parameters are float32 (a few ulps of 6e-8)."""
 
 import math
 import warnings

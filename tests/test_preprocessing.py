@@ -23,7 +23,7 @@ def _center_of_mass(a):
 def test_dark_on_light_is_inverted_cropped_scaled_and_centred(rgb):
     out = prepare_digit(_stroke_image(rgb=rgb))
     assert out.shape == (28, 28) and out.dtype == np.float32
-    assert out.max() == pytest.approx(1.0) and out.min() == 0.0
+    assert out.max() == pytest.approx(1.0) and out.min() == 0.0    # scaled by its max: 1 ulp
     assert out[0].max() == 0 and out[:, 0].max() == 0              # black background
     rows = np.flatnonzero(out.max(axis=1) > 0.1)
     assert len(rows) == 20                                         # longest side fits 20
@@ -33,6 +33,8 @@ def test_dark_on_light_is_inverted_cropped_scaled_and_centred(rgb):
 
 def test_light_on_dark_is_kept():
     out = prepare_digit(_stroke_image(ink=1.0, paper=0.0))
+    # the same picture inverted: 1 - (1 - v) in float64 differs from v by ~1e-16, and the
+    # float32 result of values in [0, 1] by at most an ulp (6e-8)
     np.testing.assert_allclose(out, prepare_digit(_stroke_image()), atol=1e-6)
 
 
@@ -59,6 +61,7 @@ def test_blank_image_is_refused():
 
 def test_resize_area_preserves_the_mean_and_gray():
     a = np.random.default_rng(0).uniform(0, 1, (37, 23))
+    # float64 area weights sum to 1: the mean moves by rounding only (~1e-15)
     assert resize_area(a, 10, 7).mean() == pytest.approx(a.mean(), rel=1e-9)
     rgb = np.ones((4, 4, 3)) * [1.0, 0.0, 0.0]
     assert to_gray(rgb)[0, 0] == pytest.approx(0.299)

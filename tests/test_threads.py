@@ -7,6 +7,7 @@ import numba
 import numpy as np
 import pytest
 
+import error_bounds
 from convnet import threads, utils
 from convnet.kernels import jit, reference
 from convnet.layers import (
@@ -68,8 +69,9 @@ def test_per_core_predict_equals_layer_by_layer(name, shape, layers, dtype, monk
     monkeypatch.setattr(threads, "_OPENBLAS", None)       # as if OpenBLAS were not found
     layer_by_layer = model.predict(x)
     assert per_core.dtype == layer_by_layer.dtype == dtype
-    tol = 1e-5 if dtype == "float32" else 1e-12
-    np.testing.assert_allclose(per_core, layer_by_layer, rtol=tol, atol=tol)
+    exact, bound = error_bounds.model_bound(model, x)
+    error_bounds.check(per_core, exact, bound, "per-core predict")
+    error_bounds.check(layer_by_layer, exact, bound, "layer-by-layer predict")
 
 
 @needs_openblas
@@ -86,7 +88,14 @@ def test_per_core_evaluate_equals_layer_by_layer(monkeypatch):
             value[...] = rng.standard_normal(value.shape) * 0.3
     per_core = model.evaluate(x, y, verbose=0)
     monkeypatch.setattr(threads, "_OPENBLAS", None)
-    np.testing.assert_allclose(per_core, model.evaluate(x, y, verbose=0), rtol=1e-5)
+    layer_by_layer = model.evaluate(x, y, verbose=0)
+    p, e_p = error_bounds.model_bound(model, x)
+    loss, bound = error_bounds.crossentropy_bound(y, p, e_p, "float32")
+    assert error_bounds.accuracy_is_decided(p, e_p)
+    accuracy = np.mean(p.argmax(axis=1) == y.argmax(axis=1))
+    for result in (per_core, layer_by_layer):
+        error_bounds.check(result[0], loss, bound, "loss")
+        assert result[1] == accuracy
 
 
 def test_run_tasks_runs_each_task_once_on_worker_threads():
@@ -147,8 +156,10 @@ def test_serial_kernels_match_reference(dtype):
     kernel = rng.standard_normal((3, 2, 2, 5)).astype(dtype)
     out = np.empty((3 * 4 * 4, 5), dtype)
     jit.conv2d_direct_serial(x, kernel, bias[:1].repeat(5), 2, 2, True, out)
-    np.testing.assert_allclose(out, reference.conv2d_direct(x, kernel, bias[:1].repeat(5), 2, 2,
-                                                            True), rtol=1e-5, atol=1e-6)
+    error_bounds.check_paths(out, reference.conv2d_direct(x, kernel, bias[:1].repeat(5), 2, 2,
+                                                          True),
+                             error_bounds.conv_bound(x, kernel, 2, 2, bias[:1].repeat(5)),
+                             "conv2d_direct_serial")
     for pad in (0, 1):
         oh, ow = 5, 4
         y = np.empty((3, oh, ow, 2), dtype)
@@ -156,8 +167,9 @@ def test_serial_kernels_match_reference(dtype):
         np.testing.assert_array_equal(y, reference.maxpool_forward(x, 3, 3, 2, 2, oh, ow,
                                                                    pad, pad)[0])
         jit.avgpool_forward_serial(x, 3, 3, 2, 2, pad, pad, y)
-        np.testing.assert_allclose(y, reference.avgpool_forward(x, 3, 3, 2, 2, oh, ow, pad, pad),
-                                   rtol=1e-5)
+        error_bounds.check_paths(y, reference.avgpool_forward(x, 3, 3, 2, 2, oh, ow, pad, pad),
+                                 error_bounds.avgpool_bound(x, 3, 3, 2, 2, oh, ow, pad, pad),
+                                 "avgpool_forward_serial")
 
 
 @needs_openblas
@@ -181,15 +193,16 @@ def test_per_core_training_passes_equal_the_block_path(make, shape, input_gradie
     dy = rng.standard_normal(y.shape).astype("float32")
     dx = layer.backward(dy, input_gradient=input_gradient)
     grads = {k: v.copy() for k, v in layer.grads.items()}
+    bounds = error_bounds.layer_bounds(layer, x, dy)
     monkeypatch.setattr(threads, "_OPENBLAS", None)     # the whole-block path
-    np.testing.assert_allclose(layer.forward(x, training=True), y, rtol=1e-5, atol=1e-5)
+    error_bounds.check_paths(layer.forward(x, training=True), y, bounds["y"], "y")
     dx_blocks = layer.backward(dy, input_gradient=input_gradient)
     if input_gradient:
-        np.testing.assert_allclose(dx, dx_blocks, rtol=1e-5, atol=1e-5)
+        error_bounds.check_paths(dx, dx_blocks, bounds["dx"], "dx")
     else:
         assert dx is None and dx_blocks is None
     for k in grads:
-        np.testing.assert_allclose(grads[k], layer.grads[k], rtol=1e-4, atol=1e-4)
+        error_bounds.check_paths(grads[k], layer.grads[k], bounds[k], k)
 
 
 @needs_openblas

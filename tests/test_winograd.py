@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import error_bounds
 from convnet import threads
 from convnet.kernels import reference, winograd, winograd_jit
 from convnet.layers import Conv2D
@@ -38,13 +39,23 @@ def test_winograd_definitions_equal_im2col(case):
     x, kernel, rng = case
     n, h, w, c = x.shape
     f = kernel.shape[3]
-    np.testing.assert_allclose(winograd.conv2d(x, kernel), im2col_conv(x, kernel), atol=1e-11)
+    # float64 on both sides; each within its own bound of the exact result
+    z_bound = (error_bounds.winograd_conv_bound(x, kernel)
+               + error_bounds.conv_bound(x, kernel, 1, 1).reshape(n, h - 2, w - 2, f))
+    error_bounds.check(winograd.conv2d(x, kernel), im2col_conv(x, kernel), z_bound, "z")
     dz = rng.standard_normal((n, h - 2, w - 2, f))
     cols = reference.im2col(x, 3, 3, 1, 1)
     dk = (cols.T @ dz.reshape(-1, f)).reshape(kernel.shape)            # dK = cols.T @ dZ
-    np.testing.assert_allclose(winograd.kernel_gradient(x, dz), dk, atol=1e-10)
-    dx = reference.col2im(dz.reshape(-1, f) @ kernel.reshape(-1, f).T, x.shape, 3, 3, 1, 1)
-    np.testing.assert_allclose(winograd.input_gradient(dz, kernel), dx, atol=1e-11)
+    dk_bound = (error_bounds.winograd_kernel_grad_bound(x, dz)
+                + error_bounds.kernel_grad_bound(x, dz.reshape(-1, f), 3, 3, 1, 1))
+    error_bounds.check(winograd.kernel_gradient(x, dz), dk, dk_bound, "dK")
+    dcols = dz.reshape(-1, f) @ kernel.reshape(-1, f).T
+    dx = reference.col2im(dcols, x.shape, 3, 3, 1, 1)
+    dx_bound = (error_bounds.winograd_input_grad_bound(dz, kernel)
+                + error_bounds.gamma(9 * f, x.dtype) * reference.col2im(
+                    np.abs(dz.reshape(-1, f)) @ np.abs(kernel.reshape(-1, f)).T,
+                    x.shape, 3, 3, 1, 1))
+    error_bounds.check(winograd.input_gradient(dz, kernel), dx, dx_bound, "dx")
 
 
 @SETTINGS
@@ -54,22 +65,24 @@ def test_numba_transforms_equal_the_definitions(case, pad, dtype, relu):
     x, _, rng = case
     x = x.astype(dtype)
     n, h, w, c = x.shape
-    tol = 1e-12 if dtype == np.float64 else 1e-4
     th, tw = winograd.tile_grid(h, w)               # any tile count, including partial tiles
+    v_bound, wz_bound = error_bounds.winograd_transform_bounds(x, pad, th, tw)
     v = np.full((winograd.CELLS, n * th * tw, c), np.nan, dtype=dtype)
     winograd_jit.input_transform_serial(x, pad, th, tw, v)
-    np.testing.assert_allclose(v, winograd.input_transform(x, pad, th, tw), rtol=tol, atol=tol)
+    error_bounds.check_paths(v, winograd.input_transform(x, pad, th, tw), v_bound, "V")
 
     wz = np.full_like(v, np.nan)
     winograd_jit.gradient_transform_serial(x, th, tw, wz)
-    np.testing.assert_allclose(wz, winograd.gradient_transform(x, th, tw), rtol=tol, atol=tol)
+    error_bounds.check_paths(wz, winograd.gradient_transform(x, th, tw), wz_bound, "W")
 
     m = rng.standard_normal(v.shape).astype(dtype)
     bias = rng.standard_normal(c).astype(dtype)
     y = np.full((n, h, w, c), np.nan, dtype=dtype)
     winograd_jit.output_transform_serial(m, bias, relu, th, tw, y)
     want = winograd.output_transform(m, n, th, tw, h, w) + bias
-    np.testing.assert_allclose(y, np.maximum(want, 0) if relu else want, rtol=tol, atol=tol)
+    error_bounds.check_paths(y, np.maximum(want, 0) if relu else want,
+                             error_bounds.winograd_output_transform_bound(m, bias, n, th, tw, h, w),
+                             "Y")
 
 
 def test_kernel_transforms_invert_as_the_products_need():
@@ -85,14 +98,15 @@ def test_kernel_transforms_invert_as_the_products_need():
     dz = np.zeros((1, 4, 4, 5))
     dz[0, 1, 2, 3] = 1.0
     dk = winograd.kernel_gradient(x, dz)
-    np.testing.assert_allclose(dk[..., 3], x[0, 1:4, 2:5, :], atol=1e-12)
-    np.testing.assert_allclose(np.delete(dk, 3, axis=3), 0, atol=1e-12)
+    bound = error_bounds.winograd_kernel_grad_bound(x, dz)
+    error_bounds.check(dk[..., 3], x[0, 1:4, 2:5, :], bound[..., 3], "dK of the one-hot filter")
+    error_bounds.check(np.delete(dk, 3, axis=3), 0, np.delete(bound, 3, axis=3), "other dK")
 
 
 @pytest.mark.needs_jit
 def test_float32_rounding_stays_small_on_the_tutorials_conv2():
     """The documented cost of the 4x fewer multiplications: a few 1e-6 of the largest output
-    in float32 (im2col's own rounding: about 2e-7)."""
+    in float32 (im2col's own rounding: about 2e-7), inside Winograd's error bound."""
     rng = np.random.default_rng(1)
     x = np.maximum(rng.standard_normal((2, 26, 26, 32)), 0)
     kernel = rng.uniform(-0.1, 0.1, (3, 3, 32, 64))
@@ -104,8 +118,13 @@ def test_float32_rounding_stays_small_on_the_tutorials_conv2():
     if not layer._winograd():
         pytest.skip("the Winograd path needs NumPy's OpenBLAS thread control")
     got = layer.forward(x32)
-    error = np.abs(got - exact).max() / np.abs(exact).max()
-    assert error < 2e-5, error
+    error_bounds.check(got, exact, error_bounds.winograd_conv_bound(x32, kernel.astype(np.float32)),
+                       "Winograd conv2 against the exact result")
+    ratio = error_bounds.check(got, exact, error_bounds.winograd_probabilistic_bound(x, kernel,
+                                                                                    np.float32),
+                               "against the probabilistic bound")
+    print(f"largest error {np.abs(got - exact).max() / np.abs(exact).max():.3g} of the largest "
+          f"output; {ratio:.3g} of the probabilistic bound")
 
 
 def _pair(make, shape):
@@ -141,21 +160,20 @@ def test_conv2d_winograd_path_equals_the_im2col_path(make, shape, input_gradient
     from convnet import backend
     backend.set_floatx(dtype)
     fast, plain, rng = _pair(make, shape)
-    tol = 1e-10 if dtype == "float64" else 2e-5
     x = rng.standard_normal((13,) + shape).astype(dtype)
     y = fast.forward(x, training=True)
-    np.testing.assert_allclose(y, plain.forward(x, training=True), rtol=tol, atol=tol)
     dy = rng.standard_normal(y.shape).astype(dtype)
+    bounds = error_bounds.layer_bounds(fast, x, dy)         # covers Winograd and im2col
+    error_bounds.check_paths(y, plain.forward(x, training=True), bounds["y"], "y")
     dx, dx_plain = (layer.backward(dy, input_gradient=input_gradient) for layer in (fast, plain))
     if input_gradient:
-        np.testing.assert_allclose(dx, dx_plain, rtol=tol, atol=tol)
+        error_bounds.check_paths(dx, dx_plain, bounds["dx"], "dx")
     else:
         assert dx is None and dx_plain is None
     for key in fast.grads:
-        scale = np.abs(plain.grads[key]).max()
-        np.testing.assert_allclose(fast.grads[key], plain.grads[key], atol=tol * scale)
-    np.testing.assert_allclose(fast.infer_chunk(x[:3]), plain.infer_chunk(x[:3]),   # predict's
-                               rtol=tol, atol=tol)
+        error_bounds.check_paths(fast.grads[key], plain.grads[key], bounds[key], key)
+    error_bounds.check_paths(fast.infer_chunk(x[:3]), plain.infer_chunk(x[:3]),   # predict's
+                             bounds["y"][:3], "infer_chunk")
 
 
 def test_winograd_path_is_for_3x3_stride_1_kernels_with_enough_channels():
