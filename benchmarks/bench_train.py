@@ -86,8 +86,6 @@ def layer_profile(repeats: int = 10) -> list[tuple[str, float, float]]:
     """Median forward and backward milliseconds per layer for one training batch, the layers
     called as ``train_on_batch`` calls them: a Conv2D + MaxPooling2D pair whose backward runs as
     one call (``fuses_backward_of``) shows it on the Conv2D's line, and NaN on the pool's."""
-    from convnet import losses
-
     keras.utils.set_random_seed(0)
     model = tutorial_model()
     x, y = data(TRAIN_BATCH)
@@ -101,11 +99,8 @@ def layer_profile(repeats: int = 10) -> list[tuple[str, float, float]]:
             t = time.perf_counter()
             out = layer.forward(out, training=True)
             fwd[layer.name].append(time.perf_counter() - t)
-        grad = losses.softmax_crossentropy_gradient(y, out)
-        t = time.perf_counter()
-        grad = layers[-1].backward_preactivation(grad)
-        bwd[layers[-1].name].append(time.perf_counter() - t)
-        for covered, call in model._backward_steps(layers[:-1], layers[0]):   # as in training
+        grad = model.output_gradient(y, out)
+        for covered, call in model.backward_steps():                        # as in training
             t = time.perf_counter()
             grad = call(grad)
             bwd[covered[0].name].append(time.perf_counter() - t)
@@ -123,7 +118,7 @@ def optimizer_ms(repeats: int = 10) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
-        model.optimizer.apply_gradients(model._trainable_triples())
+        model.optimizer.apply_gradients(model.trainable_triples())
         times.append(time.perf_counter() - t)
     return 1000 * float(np.median(times))
 

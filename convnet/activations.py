@@ -78,8 +78,10 @@ _ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-def get(name: str | None) -> tuple[str, Callable, Callable]:
-    """Return ``(name, forward, backward)`` for an activation name (``None`` means linear)."""
+def get(name: str | Callable | None) -> tuple[str, Callable, Callable]:
+    """Return ``(name, forward, backward)`` for an activation name (``None`` means linear).
+
+    A callable named like one (e.g. ``activations.relu``) stands for that name."""
     if name is None:
         name = "linear"
     if callable(name) and getattr(name, "__name__", None) in _ACTIVATIONS:

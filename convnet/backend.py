@@ -3,12 +3,22 @@
 ``floatx()`` is the dtype every layer computes in (float32 by default; the gradient checks switch
 to float64), ``epsilon()`` the fuzz factor losses clip with, and ``image_data_format()`` the
 default layout of image tensors for layers built with ``data_format=None``.
+
+``set_engine()`` chooses how layers run: ``"numpy"`` is the textbook code of
+``docs/backprop.md`` (im2col + matmul for every convolution, NumPy for every kernel, no worker
+threads), ``"fast"`` (the default) the numba kernels, per-core tasks and Winograd. Both compute
+the same numbers up to float rounding; the NumPy engine is for reading and stepping through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
+ENGINES = ("fast", "numpy")
+_ENGINE = "fast"
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _IMAGE_DATA_FORMAT = "channels_last"
@@ -73,3 +83,30 @@ def clear_session() -> None:
     from convnet.layers.base import reset_layer_names
 
     reset_layer_names()
+
+
+def get_engine() -> str:
+    """The engine layers run on: ``'fast'`` (default) or ``'numpy'`` (see the module docstring)."""
+    return _ENGINE
+
+
+def set_engine(name: str) -> None:
+    """Run every layer, loss and optimizer on ``'numpy'`` (the textbook code, no numba, no worker
+    threads) or ``'fast'`` (numba kernels, per-core tasks, Winograd). Layers pick their way of
+    running again on their next call; weights and optimizer state are untouched."""
+    global _ENGINE
+    if name not in ENGINES:
+        raise ValueError(f"set_engine: unknown engine {name!r}; expected one of {ENGINES}")
+    _ENGINE = name
+
+
+@contextmanager
+def engine(name: str) -> Iterator[None]:
+    """``with backend.engine("numpy"): ...`` runs the block on that engine, then restores the
+    previous one."""
+    before = get_engine()
+    set_engine(name)
+    try:
+        yield
+    finally:
+        set_engine(before)

@@ -8,11 +8,16 @@ from typing import Any
 class Callback:
     """Base class; override the hooks you need. ``self.model`` is set by ``fit``."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.model: Any = None
+        self.params: dict = {}
 
     def set_model(self, model) -> None:
         self.model = model
+
+    def set_params(self, params: dict) -> None:
+        """``fit``'s settings (batch_size, epochs, steps, verbose), as Keras passes them."""
+        self.params = dict(params)
 
     def on_train_begin(self, logs: dict | None = None) -> None: ...
     def on_train_end(self, logs: dict | None = None) -> None: ...
@@ -48,29 +53,25 @@ class HistoryDict(dict):
 class History(Callback):
     """Records the epoch logs: ``history.history['loss']`` is the list of per-epoch losses."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.history: HistoryDict = HistoryDict()
         self.epoch: list[int] = []
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.epoch = []
         self.history = HistoryDict()
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch.append(epoch)
         for k, v in (logs or {}).items():
             self.history.setdefault(k, []).append(v)
-
-    @property
-    def params(self) -> dict:
-        return getattr(self, "_params", {})
 
 
 class CallbackList:
     """Calls the same hook on several callbacks."""
 
-    def __init__(self, callbacks, model):
+    def __init__(self, callbacks, model) -> None:
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
@@ -94,7 +95,7 @@ class GradientStats(Callback):
     value. Draw them with :func:`convnet.visualize.plot_gradient_stats`.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.norms: dict[str, list[float]] = {}
         self.dead_relu: dict[str, list[float]] = {}
@@ -103,7 +104,7 @@ class GradientStats(Callback):
         self.epochs: list[int] = []
         self.epoch_starts: list[int] = []   # index of each epoch's first batch
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         self.epoch_starts.append(sum(1 for _ in next(iter(self.batch_norms.values()), [])))
         self._sums: dict[str, float] = {}
         self._dead: dict[str, float] = {}
@@ -119,14 +120,14 @@ class GradientStats(Callback):
                 norm = float(np.linalg.norm(grad))
                 self._sums[name] = self._sums.get(name, 0.0) + norm
                 self.batch_norms.setdefault(name, []).append(norm)
-            if getattr(layer, "activation", None) == "relu" and getattr(layer, "_y", None) \
-                    is not None:
-                never_active = ~(layer._y > 0).any(axis=0)     # per unit, over the batch
+            output = getattr(layer, "last_output", None)
+            if getattr(layer, "activation", None) == "relu" and output is not None:
+                never_active = ~(output > 0).any(axis=0)       # per unit, over the batch
                 dead = float(never_active.mean())
                 self._dead[layer.name] = self._dead.get(layer.name, 0.0) + dead
                 self.batch_dead_relu.setdefault(layer.name, []).append(dead)
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.epochs.append(epoch)
         for name, total in self._sums.items():
             self.norms.setdefault(name, []).append(total / max(self._batches, 1))
@@ -163,7 +164,7 @@ class ModelCheckpoint(Callback):
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         try:
             path = self.filepath.format(epoch=epoch + 1, **logs)
@@ -197,15 +198,15 @@ class ResumableCheckpoint(Callback):
     gives the same weights as one uninterrupted run with the same seed.
     """
 
-    def __init__(self, filepath):
+    def __init__(self, filepath) -> None:
         super().__init__()
         self.filepath = filepath
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         self.model.save_checkpoint(self.filepath, epoch + 1)
 
 
-def _mode_op(mode: str, monitor: str, owner: str):
+def _mode_op(mode: str, monitor: str, owner: str) -> str:
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{owner}: mode must be 'auto', 'min' or 'max', got {mode!r}")
     if mode == "auto":
@@ -232,14 +233,14 @@ class EarlyStopping(Callback):
             return current + self.min_delta < reference
         return current - self.min_delta > reference
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.wait, self.stopped_epoch, self.best_epoch = 0, 0, 0
         self.best = float("inf") if self.mode == "min" else float("-inf")
         if self.baseline is not None:
             self.best = float(self.baseline)
         self.best_weights = None
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if self.monitor not in logs:
             raise KeyError(f"EarlyStopping: monitor {self.monitor!r} is not in the logs "
@@ -266,13 +267,13 @@ class EarlyStopping(Callback):
 class LearningRateScheduler(Callback):
     """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``."""
 
-    def __init__(self, schedule, verbose: int = 0):
+    def __init__(self, schedule, verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
             raise TypeError("LearningRateScheduler: schedule must be a function (epoch, lr) -> lr")
         self.schedule, self.verbose = schedule, verbose
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
         lr = self.schedule(epoch, self.model.optimizer.learning_rate)
         if not isinstance(lr, (int, float)) or not lr > 0:
             raise ValueError(f"LearningRateScheduler: the schedule returned {lr!r} for epoch "
@@ -281,7 +282,7 @@ class LearningRateScheduler(Callback):
         if self.verbose:
             print(f"Epoch {epoch + 1}: learning rate {lr:.6g}")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         if logs is not None:
             logs["lr"] = self.model.optimizer.learning_rate
 
@@ -302,11 +303,11 @@ class ReduceLROnPlateau(Callback):
         self.cooldown, self.min_lr = int(cooldown), float(min_lr)
         self.mode = _mode_op(mode, monitor, "ReduceLROnPlateau")
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         self.wait = self.cooldown_counter = 0
         self.best = float("inf") if self.mode == "min" else float("-inf")
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
         if self.monitor not in logs:
             raise KeyError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs "
@@ -335,11 +336,11 @@ class CSVLogger(Callback):
     """Append one CSV row per epoch (``epoch`` and every log value) to ``filename``; the file is
     flushed after every row, so an interrupted run keeps its log."""
 
-    def __init__(self, filename, separator: str = ",", append: bool = False):
+    def __init__(self, filename, separator: str = ",", append: bool = False) -> None:
         super().__init__()
         self.filename, self.separator, self.append = str(filename), separator, append
 
-    def on_train_begin(self, logs=None):
+    def on_train_begin(self, logs: dict | None = None) -> None:
         import os
 
         exists = self.append and os.path.exists(self.filename) and \
@@ -350,7 +351,7 @@ class CSVLogger(Callback):
             with open(self.filename, encoding="utf-8") as f:
                 self._keys = f.readline().strip().split(self.separator)[1:]
 
-    def on_epoch_end(self, epoch, logs=None):
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
         if self._keys is None:
             self._keys = sorted(logs)
@@ -359,5 +360,5 @@ class CSVLogger(Callback):
         self._file.write(self.separator.join(row) + "\n")
         self._file.flush()
 
-    def on_train_end(self, logs=None):
+    def on_train_end(self, logs: dict | None = None) -> None:
         self._file.close()

@@ -90,7 +90,9 @@ def cmd_train(args) -> None:
                         epochs=args.epochs, verbose=1,
                         validation_data=(xt, keras.utils.to_categorical(yt, 10)))
     seconds = time.perf_counter() - started
-    loss, accuracy = model.evaluate(xt, keras.utils.to_categorical(yt, 10), verbose=0)
+    scores = model.evaluate(xt, keras.utils.to_categorical(yt, 10), verbose=0)
+    assert isinstance(scores, list)  # compiled with metrics=["accuracy"]: [loss, accuracy]
+    loss, accuracy = scores
     (out / "model.json").write_text(model.to_json())
     model.save_weights(out / "model.h5")
     from convnet import visualize
@@ -112,7 +114,9 @@ def cmd_evaluate(args) -> None:
     if model.input_shape != (28, 28, 1):
         raise CommandError(f"the model expects input {model.input_shape}, the {args.dataset} "
                            "images are (28, 28, 1)")
-    loss, accuracy = model.evaluate(xt, keras.utils.to_categorical(yt, 10), verbose=0)
+    scores = model.evaluate(xt, keras.utils.to_categorical(yt, 10), verbose=0)
+    assert isinstance(scores, list)  # compiled with metrics=["accuracy"]: [loss, accuracy]
+    loss, accuracy = scores
     print(f"{args.dataset} test set ({len(xt)} images): loss {loss:.4f}, "
           f"accuracy {accuracy:.4f}")
     from convnet import visualize

@@ -97,24 +97,28 @@ def _to_float64(layer: Layer) -> None:
         layer.dtype = "float64"
 
 
-class _FrozenRandomness:
-    """Re-seed every generator a forward pass may draw from, so each call draws the same mask."""
+class FrozenRandomness:
+    """Replay the same randomness before every forward pass (so dropout draws the same mask
+    each time): ``reset()`` puts convnet's generator (:func:`convnet.utils.set_rng_state`) and
+    every layer's own generator (``rng_state``, Dropout with ``seed=``) into the state ``seed``
+    gives. As a context manager it restores convnet's generator afterwards."""
 
     def __init__(self, layers: list[Layer], seed: int):
-        self.layers, self.seed = layers, seed
+        self.layers = layers
+        self.state = np.random.default_rng(seed).bit_generator.state
 
     def reset(self) -> None:
-        utils._RNG = np.random.default_rng(self.seed)
+        utils.set_rng_state(self.state)
         for layer in self.layers:
-            if getattr(layer, "_rng", None) is not None:
-                layer._rng = np.random.default_rng(self.seed)
+            if getattr(layer, "rng_state", None) is not None:
+                layer.rng_state = self.state          # type: ignore[attr-defined]
 
-    def __enter__(self):
-        self._saved = utils._RNG
+    def __enter__(self) -> FrozenRandomness:
+        self._saved = utils.get_rng_state()
         return self
 
-    def __exit__(self, *exc):
-        utils._RNG = self._saved
+    def __exit__(self, *exc) -> None:
+        utils.set_rng_state(self._saved)
 
 
 def _compare(layer_name: str, param: str, analytic: np.ndarray, numeric_at, indices,
@@ -148,7 +152,7 @@ def check_layer(layer: Layer, input_shape: tuple, batch_size: int = 2, *, h: flo
     ``verbose``.
     """
     rng = np.random.default_rng(seed)
-    with float64(), _FrozenRandomness([layer], seed) as frozen:
+    with float64(), FrozenRandomness([layer], seed) as frozen:
         _to_float64(layer)
         x = distinct_values((batch_size,) + tuple(input_shape), rng)
         frozen.reset()
@@ -197,11 +201,15 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, toleran
     """
     from convnet import losses
 
-    model._check_compiled("check_model")
+    if model.optimizer is None:
+        raise RuntimeError("check_model: the model is not compiled; call model.compile(loss=..., "
+                           "optimizer=...) first (its loss is what is checked)")
+    _, loss_fn, _ = losses.get(model.loss)
     rng = np.random.default_rng(seed)
-    with float64(), _FrozenRandomness(model.layers, seed) as frozen:
+    with float64(), FrozenRandomness(model.layers, seed) as frozen:
         x = np.array(x, dtype=np.float64)
-        model._ensure_built(x)
+        if not model.built:
+            model.build((None,) + x.shape[1:])
         for layer in model.layers:
             _to_float64(layer)
         y = np.asarray(y)
@@ -209,24 +217,13 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, toleran
 
         def forward() -> np.ndarray:
             frozen.reset()
-            out = x
-            for layer in model.layers:
-                out = layer.forward(out, training=True)
-            return out
+            return model.forward(x, training=True)
 
         def loss() -> float:
-            return float(np.mean(model._loss_fn(y, forward())))
+            return float(np.mean(loss_fn(y, forward())))
 
-        out = forward()
-        if model._fused_softmax():
-            sparse = model.loss == "sparse_categorical_crossentropy"
-            grad = model.layers[-1].backward_preactivation(
-                losses.softmax_crossentropy_gradient(y, out, sparse=sparse))
-            rest = model.layers[:-1]
-        else:
-            grad = model._loss_grad(y, out)
-            rest = model.layers
-        grad = model._backward_through(rest, grad, first=None)   # as in training, fused pairs too
+        # as in training (the fused softmax gradient, fused layer pairs), plus dL/dx
+        grad = model.backward(y, forward(), input_gradient=True)
 
         def numeric(array: np.ndarray):
             def at(idx):

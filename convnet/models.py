@@ -7,6 +7,9 @@ One training step on a batch ``(x, y)``::
     backward:  d = dL/da_last, then d = layer_l.backward(d) from the last layer to the first
                (softmax + cross-entropy start from dL/dz = (p - y) / N instead)
     update:    optimizer.apply_gradients((name, param, grad) for every layer's params)
+
+:meth:`Sequential.output_gradient` and :meth:`Sequential.backward_steps` are the backward half,
+public so that the gradient checks, the profiler and the benchmarks run exactly what ``fit`` runs.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from convnet import backend, losses, optimizers, threads, utils
 from convnet import callbacks as callbacks_module
-from convnet import losses, optimizers, threads, utils
 from convnet import metrics as metrics_module
+from convnet.fast import inference
 from convnet.layers.base import Layer, format_shape
 from convnet.progress import ProgressBar, format_logs
 
@@ -59,8 +63,8 @@ class Sequential:
             raise ValueError(f"Sequential.add: {layer!r} is already in the model")
         self.layers.append(layer)
         if len(self.layers) == 1:
-            if layer._declared_input_shape is not None:
-                self.build((None,) + tuple(layer._declared_input_shape))
+            if layer.declared_input_shape is not None:
+                self.build((None,) + tuple(layer.declared_input_shape))
         elif self.layers[-2].built:
             try:
                 layer.build(self.layers[-2].output_shape)
@@ -110,7 +114,8 @@ class Sequential:
                                "optimizer=..., metrics=[...]) first")
 
     def _fused_softmax(self) -> bool:
-        return getattr(self.layers[-1], "activation", None) == "softmax"
+        return (getattr(self.layers[-1], "activation", None) == "softmax"
+                and self.loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"))
 
     def train_on_batch(self, x, y) -> list[float]:
         """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch.
@@ -129,58 +134,78 @@ class Sequential:
         with np.errstate(invalid="ignore", over="ignore"):
             return self._train_step_unchecked(x, y)
 
-    def _train_step_unchecked(self, x: np.ndarray, y: np.ndarray) -> list[float]:
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Every layer's ``forward`` in turn on one batch (no blocks, no per-core pass): the
+        output the backward pass starts from when ``training``."""
         out = x
         for layer in self.layers:
-            out = layer.forward(out, training=True)
+            out = layer.forward(out, training=training)
+        return out
+
+    def _train_step_unchecked(self, x: np.ndarray, y: np.ndarray) -> list[float]:
+        out = self.forward(x, training=True)
         results = self._scores(y, out)
         self.nonfinite = None
         if not np.isfinite(results[0]):
             self.nonfinite = f"the loss is {results[0]}"
             return results          # no update: the weights stay the last good ones
-        sparse = self.loss == "sparse_categorical_crossentropy"
-        first = self.layers[0]   # nobody needs dL/dx of the model's input: skip computing it
-        if self._fused_softmax():
-            grad = losses.softmax_crossentropy_gradient(y, out, sparse=sparse)
-            grad = self.layers[-1].backward_preactivation(
-                grad, input_gradient=self.layers[-1] is not first)
-            rest = self.layers[:-1]
-        else:
-            grad = self._loss_grad(y, out)
-            rest = self.layers
-        self._backward_through(rest, grad, first)
-        for name, _, g in self._trainable_triples():
+        self.backward(y, out)
+        for name, _, g in self.trainable_triples():
             if not np.isfinite(np.sum(g)):          # NaN/inf anywhere makes the sum non-finite
                 self.nonfinite = f"the gradient of {name} is not finite"
                 return results
-        self.optimizer.apply_gradients(self._trainable_triples())
+        assert self.optimizer is not None
+        self.optimizer.apply_gradients(self.trainable_triples())
         return results
 
-    @staticmethod
-    def _backward_steps(layers: list[Layer], first: Layer | None):
-        """The backward calls that take a gradient from the last of ``layers`` to the first:
-        yields ``(covered, call)``, ``call(grad)`` returning the gradient for the layer below.
-        Each layer's ``backward`` in turn (no dL/dx for ``first``); where a layer can take the
-        next one's backward pass with its own (``fuses_backward_of``: Conv2D under MaxPooling2D),
-        one call covers both: the same numbers, one full-size gradient fewer in memory. Asked
-        lazily, so each step sees the layers as the steps above left them."""
+    def output_gradient(self, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """Where backpropagation starts, for targets ``y`` and the training output ``out``:
+        dL/d(out) of the batch-mean loss -- or, when the last layer is softmax and the loss a
+        cross-entropy, dL/dz of that layer, ``(p - y) / N`` (no softmax Jacobian, no division by
+        small probabilities). :meth:`backward_steps` takes it from there."""
+        if self._fused_softmax():
+            sparse = self.loss == "sparse_categorical_crossentropy"
+            return losses.softmax_crossentropy_gradient(y, out, sparse=sparse)
+        return self._loss_grad(y, out)
+
+    def backward_steps(self, input_gradient: bool = False):
+        """The backward calls from the last layer to the first, after a training forward pass:
+        yields ``(layers covered, call)``, ``call(grad)`` returning the gradient for the layer
+        below; the first call takes :meth:`output_gradient`'s result.
+
+        Each layer's ``backward`` in turn (the last layer's ``backward_preactivation`` when the
+        softmax gradient is fused); where a layer can take the next one's backward pass with its
+        own (``Layer.fuses_backward_of``: Conv2D under MaxPooling2D), one call covers both: the
+        same numbers, one full-size gradient fewer in memory. The first layer computes dL/dx
+        only with ``input_gradient`` (training needs none). Asked lazily, so each step sees the
+        layers as the steps above left them."""
+        layers, first = self.layers, self.layers[0]
         i = len(layers) - 1
+        if self._fused_softmax():
+            last = layers[-1]
+            yield (last,), functools.partial(
+                last.backward_preactivation,                        # type: ignore[attr-defined]
+                input_gradient=input_gradient or last is not first)
+            i -= 1
         while i >= 0:
             layer, below = layers[i], layers[i - 1] if i > 0 else None
             if below is not None and below.fuses_backward_of(layer):
-                yield (below, layer), functools.partial(below.backward_fused, layer,
-                                                        input_gradient=below is not first)
+                yield (below, layer), functools.partial(
+                    below.backward_fused, layer,
+                    input_gradient=input_gradient or below is not first)
                 i -= 2
             else:
-                yield (layer,), functools.partial(layer.backward,
-                                                  input_gradient=layer is not first)
+                yield (layer,), functools.partial(
+                    layer.backward, input_gradient=input_gradient or layer is not first)
                 i -= 1
 
-    @classmethod
-    def _backward_through(cls, layers: list[Layer], grad: np.ndarray, first: Layer | None):
-        """Backpropagate ``grad`` from the last of ``layers`` to the first
-        (:meth:`_backward_steps`); returns dL/d(input of the first)."""
-        for _, call in cls._backward_steps(layers, first):
+    def backward(self, y: np.ndarray, out: np.ndarray,
+                 input_gradient: bool = False) -> np.ndarray | None:
+        """Backpropagate the loss of targets ``y`` from the training output ``out`` through
+        every layer (:meth:`output_gradient`, then :meth:`backward_steps`): fills every layer's
+        ``grads``; returns dL/d(input) with ``input_gradient``, else None."""
+        grad: np.ndarray | None = self.output_gradient(y, out)
+        for _, call in self.backward_steps(input_gradient):
             grad = call(grad)
         return grad
 
@@ -195,7 +220,9 @@ class Sequential:
         self.stop_training = True
         self.stop_reason = message
 
-    def _trainable_triples(self):
+    def trainable_triples(self):
+        """``(qualified name, parameter, gradient)`` of every trainable layer's parameters, as the
+        optimizer takes them."""
         for layer in self.layers:
             if layer.trainable:
                 for key, value in layer.params.items():
@@ -237,8 +264,8 @@ class Sequential:
             validation_data = self._check_xy(*validation_data, "fit (validation_data)")
 
         history = callbacks_module.History()
-        history._params = {"batch_size": batch_size, "epochs": epochs,
-                           "steps": -(-len(x) // batch_size), "verbose": verbose}
+        history.set_params({"batch_size": batch_size, "epochs": epochs,
+                            "steps": -(-len(x) // batch_size), "verbose": verbose})
         # as in Keras, History comes last: it records what other callbacks add to the logs
         cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self)
         self.history = history
@@ -290,55 +317,24 @@ class Sequential:
 
     # ----- inference ------------------------------------------------------------------------
     def _forward(self, x: np.ndarray) -> np.ndarray:
-        """Inference output for a block of samples (predict, evaluate)."""
+        """Inference output for a block of samples (predict, evaluate). On the fast engine the
+        leading convolution and pooling layers run per core (:mod:`convnet.fast.inference`)."""
         layers = self.layers
-        per_core = self._per_core_layers()
-        if per_core and len(x) > self.CHUNK and threads.available():
-            x = self._forward_per_core(layers[0]._check_input(x), layers[:per_core])
-            layers = layers[per_core:]
+        leading = inference.leading_layers(layers) if self._per_core_inference() else 0
+        if leading and len(x) > self.CHUNK:
+            x = inference.forward_per_core(layers[0].check_input(x), layers[:leading],
+                                           self.CHUNK)
+            layers = layers[leading:]
         for layer in layers:
             x = layer.forward(x, training=False)
         return x
 
     INFERENCE_BLOCK = 512   # samples per forward pass in predict/evaluate (see predict)
-    CHUNK = 8               # samples per task of a per-core worker (see _forward_per_core)
+    CHUNK = inference.CHUNK  # samples per task of a per-core worker
 
-    def _per_core_layers(self) -> int:
-        """How many leading layers can run per core (convolutions, pooling, dropout, activation;
-        float32/float64, which numba computes)."""
-        count = 0
-        for layer in self.layers:
-            if not (layer.runs_per_core and layer.built and layer.dtype in ("float32", "float64")):
-                break
-            count += 1
-        return count
-
-    def _forward_per_core(self, x: np.ndarray, layers: list[Layer]) -> np.ndarray:
-        """Run ``layers`` at inference on one worker thread per core, each taking CHUNK samples
-        at a time through *all* of them (``Layer.infer_chunk``; see :mod:`convnet.threads`).
-
-        Layer by layer over the whole block, each layer's output (19 MB for the tutorial's conv2
-        on 128 images, and its 85 MB im2col matrix) goes out to memory and comes back for the next
-        layer, and the cores meet after every step. A few images at a time stay in the core's
-        own cache from the first convolution to the pooling, and the cores never wait for each
-        other. The layers after (Flatten, Dense: one big matrix product each) run on the whole
-        block as usual. Tutorial model, 1,000 images, 2 cores: 5,100-5,300 images/s layer by
-        layer in 32-image blocks; 5,700 per core in 2-image chunks (Python's per-call cost
-        shows), 6,400-6,900 in 8-image chunks of 256- or 512-image blocks."""
-        n = len(x)
-        last = layers[-1]
-        out = np.empty((n,) + tuple(last.output_shape), dtype=last.dtype)
-
-        def task(t):
-            part = x[t * self.CHUNK:(t + 1) * self.CHUNK]
-            for layer in layers:
-                if part.dtype != layer.dtype:
-                    part = part.astype(layer.dtype)
-                part = layer.infer_chunk(part)
-            out[t * self.CHUNK:(t + 1) * self.CHUNK] = part
-
-        threads.run_tasks(task, -(-n // self.CHUNK))
-        return out
+    @staticmethod
+    def _per_core_inference() -> bool:
+        return backend.get_engine() == "fast" and threads.available()
 
     def predict(self, x, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         """Outputs for ``x``, computed ``batch_size`` samples at a time (default 32 as Keras; any
@@ -348,7 +344,7 @@ class Sequential:
         sample's output never depends on its neighbours at inference, and blocks of that size keep
         every intermediate array in reused memory (1000-image blocks would allocate ~400 MB of
         fresh pages per batch, a quarter of the time in page faults). Within a block, the leading
-        convolution and pooling layers run per core, CHUNK images at a time (_forward_per_core)."""
+        convolution and pooling layers run per core, CHUNK images at a time (fast engine)."""
         x = self._check_x(x, "predict")
         batch_size = _positive_int(32 if batch_size is None else batch_size, "predict: batch_size")
         step = self.INFERENCE_BLOCK      # batch_size changes neither the result nor memory

@@ -13,6 +13,7 @@ layer (dL/dW and dL/dx), except the model's first layer, whose dL/dx is never co
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 
@@ -118,28 +119,26 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
         y = np.eye(out_shape[-1], dtype="float32")[rng.integers(0, out_shape[-1], len(x))]
     y = np.asarray(y)[:len(x)]
 
-    def step() -> list[tuple[float, float]]:
+    def step() -> list[list[float]]:
         times = []
         out = x
         for layer in model.layers:
             t = time.perf_counter()
             out = layer.forward(out, training=True)
             times.append([time.perf_counter() - t, 0.0])
-        grad = None
-        for i in reversed(range(len(model.layers))):
-            layer = model.layers[i]
+        if model.optimizer is not None:        # the backward calls train_on_batch makes
+            grad = model.output_gradient(y, out)
+            steps = model.backward_steps()
+        else:                                  # uncompiled: cross-entropy, layer by layer
+            grad = losses.categorical_crossentropy_gradient(y, out)
+            steps = (((layer,), functools.partial(layer.backward, input_gradient=i > 0))
+                     for i, layer in reversed(list(enumerate(model.layers))))
+        index = {id(layer): i for i, layer in enumerate(model.layers)}
+        for covered, call in steps:
             t = time.perf_counter()
-            if grad is None:
-                if getattr(layer, "activation", None) == "softmax":
-                    grad = layer.backward_preactivation(
-                        losses.softmax_crossentropy_gradient(y, out), input_gradient=i > 0)
-                else:
-                    grad = layer.backward(losses.categorical_crossentropy_gradient(y, out),
-                                          input_gradient=i > 0)
-            else:
-                grad = layer.backward(grad, input_gradient=i > 0)
-            times[i][1] = time.perf_counter() - t
-        return times
+            grad = call(grad)
+            times[index[id(covered[0])]][1] = time.perf_counter() - t   # a fused pair: the
+        return times                                                     # lower layer's line
 
     t = time.perf_counter()
     step()
@@ -152,7 +151,7 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
         state = {k: {n: a.copy() for n, a in v.items()} for k, v in opt.state.items()}
         iterations, weights = opt.iterations, model.get_weights()
         t = time.perf_counter()
-        model._train_step(x, y)
+        model.train_on_batch(x, y)
         step_ms = (time.perf_counter() - t) * 1000
         model.set_weights(weights)           # profiling must not train the model
         opt.state, opt.iterations = state, iterations

@@ -30,6 +30,21 @@ def rng() -> np.random.Generator:
     return _RNG
 
 
+def get_rng_state() -> dict:
+    """The state of convnet's generator (a copy), for :func:`set_rng_state`: checkpoints save
+    it, and the gradient checks replay the same dropout masks with it."""
+    return dict(_RNG.bit_generator.state)   # NumPy's stubs say Mapping; it is a fresh dict
+
+
+def set_rng_state(state: dict) -> None:
+    """Put convnet's generator back into a state from :func:`get_rng_state` (Python's and
+    NumPy's legacy generators are left alone)."""
+    global _RNG
+    generator = np.random.default_rng()
+    generator.bit_generator.state = state
+    _RNG = generator
+
+
 def to_categorical(y, num_classes: int | None = None, dtype: str | None = None) -> np.ndarray:
     """One-hot encode integer class labels.
 

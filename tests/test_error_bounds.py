@@ -131,7 +131,7 @@ def test_tutorial_predict_stays_inside_its_bound():
     model.build((None, 28, 28, 1))
     x = rng.uniform(0, 1, (24, 28, 28, 1)).astype(dtype)
     got = model.predict(x)
-    assert model.layers[1]._winograd()
+    assert model.layers[1].path.name == "winograd"
     exact, bound = error_bounds.model_bound(model, x)
     ratios = {"worst case": error_bounds.check(got, exact, bound, "p")}
     with error_bounds.probabilistic():

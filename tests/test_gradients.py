@@ -95,7 +95,7 @@ def test_winograd_cases_take_the_winograd_path():
         if name.startswith("conv_winograd"):
             layer = factory()
             layer.build(shape)
-            assert layer._winograd(), name
+            assert layer.path.name == "winograd", name
 
 
 def _small_model(loss, last_activation="softmax"):
@@ -179,8 +179,8 @@ def test_fused_softmax_gradient_equals_chain_rule():
 class _BrokenDense(Dense):
     """Dense whose kernel gradient forgets to transpose-and-multiply correctly (a classic bug)."""
 
-    def _backward_linear(self, dz, db=None):
-        dx = super()._backward_linear(dz, db)
+    def _backward_linear(self, dz, db, input_gradient):
+        dx = super()._backward_linear(dz, db, input_gradient)
         self.grads["kernel"][...] *= 1.01
         return dx
 

@@ -262,7 +262,7 @@ def test_custom_layer_follows_the_protocol():
         def _forward(self, x, training):
             return 2 * x
 
-        def _backward(self, dy):
+        def _backward(self, dy, input_gradient):
             return 2 * dy
 
     layer = Double()

@@ -1,5 +1,6 @@
-"""Per-core tasks (convnet/threads.py): inference (Layer.infer_chunk, Sequential._forward_per_core)
-and Conv2D training (layers/conv_per_core.py) give what the whole-block paths give."""
+"""Per-core tasks (convnet/threads.py): inference (Layer.infer_chunk, convnet/fast/inference.py)
+and Conv2D training (convnet/fast/conv_im2col.py, conv_winograd.py) give what the whole-block
+paths give."""
 
 import threading
 
@@ -9,6 +10,7 @@ import pytest
 
 import error_bounds
 from convnet import threads, utils
+from convnet.fast import inference
 from convnet.kernels import jit, reference
 from convnet.layers import (
     Activation,
@@ -63,7 +65,7 @@ def test_per_core_predict_equals_layer_by_layer(name, shape, layers, dtype, monk
             value[...] = rng.standard_normal(value.shape) * 0.5
     model.INFERENCE_BLOCK, model.CHUNK = 20, 3            # uneven blocks and chunks
     per_core = model.predict(x)
-    assert model._per_core_layers() == (0 if name == "dense_first" else
+    assert inference.leading_layers(model.layers) == (0 if name == "dense_first" else
                                          [i for i, layer in enumerate(model.layers)
                                           if not layer.runs_per_core][0])
     monkeypatch.setattr(threads, "_OPENBLAS", None)       # as if OpenBLAS were not found
@@ -231,7 +233,7 @@ def test_conv_and_max_pool_backward_in_one_pass_give_the_same_weights(conv_chann
         for _ in range(3):
             model.train_on_batch(x, y)
         assert model.layers[1].fuses_backward_of(model.layers[2]) is fused
-        assert model.layers[1]._winograd() is (conv_channels >= 16)
+        assert (model.layers[1].path.name == "winograd") is (conv_channels >= 16)
         return model.get_weights()
 
     for a, b in zip(trained(True), trained(False)):

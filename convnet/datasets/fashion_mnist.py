@@ -100,8 +100,10 @@ def load_data(path: str | os.PathLike | None = None):
         folder = CACHE_DIR
     arrays = {}
     for key, stem in FILES.items():
+        file = _find(folder, stem)
+        assert file is not None  # the folder was checked (or filled by _download) above
         try:
-            arrays[key] = read_idx(_find(folder, stem))
+            arrays[key] = read_idx(file)
         except IDXError as exc:
             raise DatasetError(str(exc)) from None
     for split in ("train", "test"):

@@ -39,7 +39,7 @@ def load_data(path: str | os.PathLike | None = None):
     arrays (checked for names, dtypes and matching lengths).
     """
     bundled = path is None
-    file = BUNDLED if bundled else Path(path)
+    file = BUNDLED if path is None else Path(path)
     arrays = _read_npz(file)
     if bundled:
         for key, digest in SHA256.items():

@@ -1,12 +1,18 @@
 """Hot loops: :mod:`.reference` defines them in plain NumPy, :mod:`.jit` runs them fast.
 
-Layers import from here, so they always get the fast twins. The ``*_serial`` kernels run the
-same loops on the calling thread only, for :mod:`convnet.threads`'s per-core workers.
+The names here are the fast (numba) twins, for :mod:`convnet.fast`; :func:`for_engine` gives the
+module of the current engine (:func:`convnet.backend.set_engine`), so a layer's code calls the
+NumPy definition on the NumPy engine and its numba twin on the fast one (same signatures). The
+``*_serial`` kernels run the same loops on the calling thread only, for per-core workers.
 
 Winograd's F(4x4, 3x3) convolution has its own pair: :mod:`.winograd` (NumPy definitions) and
-:mod:`.winograd_jit` (serial numba transforms), used by :mod:`convnet.layers.conv_winograd`.
+:mod:`.winograd_jit` (serial numba transforms), used by :mod:`convnet.fast.conv_winograd`.
 """
 
+from types import ModuleType
+
+from convnet import backend
+from convnet.kernels import jit, reference
 from convnet.kernels.jit import (
     adadelta_update,
     avgpool_backward,
@@ -33,8 +39,14 @@ from convnet.kernels.jit import (
 )
 from convnet.kernels.reference import conv_output_size
 
-__all__ = ["adadelta_update", "im2col", "col2im", "conv2d_direct", "conv2d_kernel_grad",
-           "conv2d_relu_grads",
+
+def for_engine() -> ModuleType:
+    """:mod:`.reference` on the NumPy engine, :mod:`.jit` on the fast one."""
+    return reference if backend.get_engine() == "numpy" else jit
+
+
+__all__ = ["for_engine", "adadelta_update", "im2col", "col2im", "conv2d_direct",
+           "conv2d_kernel_grad", "conv2d_relu_grads",
            "dropout_forward", "dropout_backward",
            "maxpool_forward", "maxpool_backward",
            "avgpool_forward", "avgpool_backward", "bias_relu", "relu_bias_backward",

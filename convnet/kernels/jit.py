@@ -41,7 +41,8 @@ def _ensure_cache_dir() -> None:
         except OSError:
             continue
         if _writable(candidate):
-            numba.config.CACHE_DIR = str(candidate)
+            # numba.config fills its settings in at run time; mypy cannot see CACHE_DIR
+            numba.config.CACHE_DIR = str(candidate)  # type: ignore[attr-defined]
             warnings.warn(f"convnet: {Path(__file__).parent} is read-only; numba caches the "
                           f"compiled kernels in {candidate} instead", RuntimeWarning,
                           stacklevel=2)

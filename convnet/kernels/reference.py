@@ -224,6 +224,17 @@ def random_words(key: int, count: int) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def uniform(key: int, count: int) -> np.ndarray:
+    """``count`` uniform numbers in [0, 1) from stream ``key``: each 64-bit word of
+    :func:`random_words` gives two 32-bit integers ``k`` (low half first), as ``k / 2**32``
+    (exact in float64)."""
+    words = random_words(key, (count + 1) // 2)
+    halves = np.empty(2 * words.size, dtype=np.uint64)
+    halves[0::2] = words & np.uint64(0xFFFFFFFF)
+    halves[1::2] = words >> np.uint64(32)
+    return halves[:count] / 2.0**32
+
+
 def dropout_forward(x: np.ndarray, key: int, threshold: int,
                     scale: float) -> tuple[np.ndarray, np.ndarray]:
     """Inverted dropout from the random words of stream ``key`` (:func:`random_words`): word

@@ -1,6 +1,6 @@
 """numba twins of :mod:`convnet.kernels.winograd`'s tile transforms, run on the calling thread.
 
-They write into the caller's buffers, for :mod:`convnet.layers.conv_winograd`'s per-core tasks
+They write into the caller's buffers, for :mod:`convnet.fast.conv_winograd`'s per-core tasks
 (which are the parallelism: these loops are serial and release the GIL). The matrix products of
 the reference are spelled out as the scalar expressions of :func:`_bt`, :func:`_at` and
 :func:`_at_t` (read them beside the matrices ``BT``, ``AT``), applied first along one axis of a

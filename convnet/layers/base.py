@@ -14,6 +14,14 @@ A layer is a function with parameters and a hand-written derivative:
 * ``get_config()`` / ``from_config()`` -- hyperparameters in Keras's names;
   ``get_weights()`` / ``set_weights()`` -- parameter arrays in Keras's order.
 
+Two optional hooks let the fast engine run layers together, without reading their insides:
+
+* ``fuses_backward_of(above)`` / ``backward_fused(above, dy)`` -- one call that does the
+  backward pass of ``above`` (the next layer) and of this one (Conv2D under MaxPooling2D);
+* ``runs_per_core`` / ``infer_chunk(x)`` -- inference for a few samples on the calling thread,
+  keeping nothing, so one thread per core can each run the leading layers on its own samples
+  (:mod:`convnet.fast.inference`).
+
 Subclasses implement ``_build``, ``_forward`` and ``_backward``; the public methods here add the
 checks (input shape, dtype, forward-before-backward) so every layer reports mistakes the same way.
 """
@@ -21,13 +29,12 @@ checks (input shape, dtype, forward-before-backward) so every layer reports mist
 from __future__ import annotations
 
 import re
-import threading
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
-from convnet import activations, backend, kernels
+from convnet import backend
 
 _NAME_COUNTS: defaultdict[str, int] = defaultdict(int)
 
@@ -37,7 +44,7 @@ def reset_layer_names() -> None:
     _NAME_COUNTS.clear()
 
 
-def _snake_case(class_name: str) -> str:
+def snake_case(class_name: str) -> str:
     # Keras's rule: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d
     s = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     return re.sub(r"([a-z])([A-Z])", r"\1_\2", s).lower()
@@ -45,7 +52,7 @@ def _snake_case(class_name: str) -> str:
 
 def unique_name(class_name: str) -> str:
     """Keras-style automatic name: ``dense``, then ``dense_1``, ``dense_2``, ..."""
-    base = _snake_case(class_name)
+    base = snake_case(class_name)
     count = _NAME_COUNTS[base]
     _NAME_COUNTS[base] += 1
     return base if count == 0 else f"{base}_{count}"
@@ -102,9 +109,14 @@ class Layer:
         """Per-sample output shape for a per-sample input shape (builds nothing)."""
         raise NotImplementedError
 
+    @property
+    def declared_input_shape(self) -> tuple | None:
+        """The per-sample ``input_shape`` given when the layer was made (None if none)."""
+        return self._declared_input_shape
+
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Compute the layer's output for the batch ``x`` (first axis = batch)."""
-        x = self._check_input(x)
+        x = self.check_input(x)
         y = self._forward(x, bool(training))
         self._has_forward = True
         self._last_output_shape = tuple(y.shape)
@@ -116,9 +128,8 @@ class Layer:
         ``input_gradient=False`` says nobody needs dL/dx (the model's first layer): layers that
         can skip that work (Conv2D, Dense) then return ``None``.
         """
-        dy = self._check_output_grad(dy)
-        self._want_input_gradient = bool(input_gradient)
-        return self._backward(dy)
+        dy = self.check_output_gradient(dy)
+        return self._backward(dy, bool(input_gradient))
 
     def fuses_backward_of(self, above: Layer) -> bool:
         """Whether this layer can run the backward pass of ``above`` (the next layer in the
@@ -126,13 +137,13 @@ class Layer:
         ``backward`` calls (Conv2D under MaxPooling2D). No, by default."""
         return False
 
-    def backward_fused(self, above: Layer, dy: np.ndarray, input_gradient: bool = True):
+    def backward_fused(self, above: Layer, dy: np.ndarray,
+                       input_gradient: bool = True) -> np.ndarray | None:
         """``self.backward(above.backward(dy))`` in one pass, where :meth:`fuses_backward_of`
         says so."""
-        raise NotImplementedError(f"{self._describe()} does not fuse the backward pass of "
-                                  f"{above._describe()}")
+        raise NotImplementedError(f"{self.describe()} does not fuse the backward pass of "
+                                  f"{above.describe()}")
 
-    # ----- per-core inference (Sequential.predict; see convnet/threads.py) ------------------
     runs_per_core = False   # True where infer_chunk is implemented
 
     def infer_chunk(self, x: np.ndarray) -> np.ndarray:
@@ -140,21 +151,7 @@ class Layer:
         the calling thread only and keeping nothing on the layer, so that one thread per core can
         each run the layer on its own samples at the same time. ``x`` already has the layer's
         input shape and dtype (the model checks the whole batch once)."""
-        raise NotImplementedError(f"{self._describe()} has no per-core inference")
-
-    def _buffer(self, key, shape: tuple) -> np.ndarray:
-        """A scratch array kept between batches: allocating it afresh every batch costs as
-        much as filling it (the OS hands out new pages one fault at a time)."""
-        buffers = self.__dict__.setdefault("_buffers", {})
-        size = int(np.prod(shape))
-        buf = buffers.get(key)
-        if buf is None or buf.size < size or buf.dtype != self.dtype:
-            buf = buffers[key] = np.empty(size, dtype=self.dtype)
-        return buf[:size].reshape(shape)
-
-    def _thread_buffer(self, name: str, shape: tuple) -> np.ndarray:
-        """:meth:`_buffer` of the calling thread's own (per-core tasks run side by side)."""
-        return self._buffer((name, threading.get_ident()), shape)
+        raise NotImplementedError(f"{self.describe()} has no per-core inference")
 
     # ----- serialisation --------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -214,40 +211,44 @@ class Layer:
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         raise NotImplementedError
 
-    def _backward(self, dy: np.ndarray) -> np.ndarray:
+    def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:
         raise NotImplementedError
 
-    def _describe(self) -> str:
+    # ----- checks every layer shares --------------------------------------------------------
+    def describe(self) -> str:
+        """``Conv2D 'conv2d_1'``: how error messages name the layer."""
         return f"{type(self).__name__} '{self.name}'"
 
-    def _check_input(self, x) -> np.ndarray:
+    def check_input(self, x) -> np.ndarray:
         """Validate a batch (numeric, right rank and shape), build on first use, cast to dtype."""
         if not isinstance(x, np.ndarray):
             x = np.asarray(x)
         if x.dtype.kind not in "fiub":
-            raise TypeError(f"{self._describe()} expects a numeric array, got dtype {x.dtype}")
+            raise TypeError(f"{self.describe()} expects a numeric array, got dtype {x.dtype}")
         if not self.built:
             if x.ndim < 1:
-                raise ValueError(f"{self._describe()} expects a batch (first axis = samples), "
+                raise ValueError(f"{self.describe()} expects a batch (first axis = samples), "
                                  f"got a scalar")
             declared = self._declared_input_shape
             self.build(declared if declared is not None else x.shape[1:])
         expected = (None,) + tuple(self.input_shape)
         if x.ndim != len(expected) or any(e is not None and e != d
                                           for e, d in zip(expected[1:], x.shape[1:])):
-            raise ValueError(f"{self._describe()} expects input of shape "
+            raise ValueError(f"{self.describe()} expects input of shape "
                              f"{format_shape(expected)}, got {tuple(x.shape)}")
         if x.dtype != self.dtype:
             x = x.astype(self.dtype)
         return x
 
-    def _check_output_grad(self, dy) -> np.ndarray:
+    def check_output_gradient(self, dy) -> np.ndarray:
+        """Validate dL/dy against the last forward output (shape, a forward first), cast to
+        dtype."""
         if not self._has_forward:
-            raise RuntimeError(f"{self._describe()}: backward() called before forward(); run a "
+            raise RuntimeError(f"{self.describe()}: backward() called before forward(); run a "
                                "forward pass (with training=True) first")
         dy = np.asarray(dy)
         if dy.shape != self._last_output_shape:
-            raise ValueError(f"{self._describe()}: backward expects dL/dy of shape "
+            raise ValueError(f"{self.describe()}: backward expects dL/dy of shape "
                              f"{self._last_output_shape} (the shape of the last forward output), "
                              f"got {tuple(dy.shape)}")
         if dy.dtype != self.dtype:
@@ -255,61 +256,6 @@ class Layer:
         return dy
 
     _last_output_shape: tuple = ()
-    _want_input_gradient: bool = True
-
-
-class ActivationMixin:
-    """For layers that end in an activation: ``y = f(z)``.
-
-    Keeps the output ``y`` from the forward pass (every activation's derivative is a function of
-    ``y``). ``backward(dy)`` first turns dL/dy into dL/dz; ``backward_preactivation(dz)`` starts
-    from dL/dz directly, which the model uses when softmax + cross-entropy fuse into
-    ``dL/dz = (p - y) / batch``.
-    """
-
-    def _set_activation(self, activation) -> None:
-        self.activation, self._act_forward, self._act_backward = activations.get(activation)
-
-    def _activate(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
-        """``y = f(z)``; with ``overwrite`` (z is the layer's own scratch array) y reuses z."""
-        self._y = self._act_forward(z, out=z if overwrite else None)
-        return self._y
-
-    def _activation_grad(self, dy: np.ndarray) -> np.ndarray:
-        return self._act_backward(dy, self._y)
-
-    def _bias_and_activate(self, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
-        """``y = f(z + b)`` in place on ``z``, the layer's own ``(rows, F)`` array. Bias + ReLU,
-        the tutorial's case, runs as one fused kernel pass (``kernels.bias_relu``, defined in
-        ``kernels/reference.py`` as exactly ``z += b; max(z, 0)``)."""
-        if bias is not None and self.activation == "relu":
-            self._y = kernels.bias_relu(z, bias)
-            return self._y
-        if bias is not None:
-            z += bias
-        return self._activate(z, overwrite=True)
-
-    def _activation_and_bias_grad(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """dL/dz from dL/dy (both ``(rows, F)``), and dL/db: dL/dz summed over the rows, since the
-        bias was added to every row (None without a bias). ReLU + bias is one fused pass."""
-        if self.use_bias and self.activation == "relu":
-            return kernels.relu_bias_backward(dy, self._y)
-        dz = self._activation_grad(dy)
-        return dz, (dz.sum(axis=0) if self.use_bias else None)
-
-    def backward_preactivation(self, dz: np.ndarray,
-                               input_gradient: bool = True) -> np.ndarray | None:
-        """Backward pass starting from dL/dz (the gradient before the activation)."""
-        dz = self._check_output_grad(dz)
-        self._want_input_gradient = bool(input_gradient)
-        return self._backward_linear(dz)
-
-    def _backward(self, dy: np.ndarray) -> np.ndarray:
-        return self._backward_linear(self._activation_grad(dy))
-
-    def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None = None) -> np.ndarray:
-        """Parameter gradients and dL/dx from dL/dz (``db``: dL/db when already summed)."""
-        raise NotImplementedError
 
 
 def _dtype_name(dtype) -> str:

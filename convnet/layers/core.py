@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from convnet import backend, initializers, kernels, utils
-from convnet.layers.base import ActivationMixin, Layer
+from convnet.kernels import reference
+from convnet.layers.activated import ActivationMixin
+from convnet.layers.base import Layer
 
 
 class Dense(ActivationMixin, Layer):
@@ -62,15 +64,16 @@ class Dense(ActivationMixin, Layer):
         y = self._bias_and_activate(z, self.params.get("bias"))   # f(z + b), in place
         return y.reshape(x.shape[:-1] + (self.units,))
 
-    def _backward(self, dy):
-        return self._backward_linear(*self._activation_and_bias_grad(dy.reshape(-1, self.units)))
+    def _backward(self, dy, input_gradient):
+        dz, db = self._activation_and_bias_grad(dy.reshape(-1, self.units))
+        return self._backward_linear(dz, db, input_gradient)
 
-    def _backward_linear(self, dz, db=None):
+    def _backward_linear(self, dz, db, input_gradient):
         dz = dz.reshape(-1, self.units)
         self.grads["kernel"][...] = self._x.T @ dz
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
-        if not self._want_input_gradient:
+        if not input_gradient:
             return None    # first layer of a model: dL/dx would be thrown away
         return (dz @ self.params["kernel"].T).reshape(self._x_shape)
 
@@ -115,7 +118,7 @@ class Flatten(Layer):
             x = np.moveaxis(x, 1, -1)  # (N, C, ...) -> (N, ..., C)
         return x.reshape(x.shape[0], -1)
 
-    def _backward(self, dy):
+    def _backward(self, dy, input_gradient):
         n = dy.shape[0]
         if self._moved:
             moved = (n,) + tuple(self._x_shape[2:]) + (self._x_shape[1],)
@@ -133,10 +136,11 @@ class Dropout(Layer):
     survivors are scaled by ``1 / (1 - rate)``, so inference needs no change (identity).
 
     Forward (training): ``y = x * mask / (1 - rate)`` with ``mask = (u >= rate)``,
-    ``u ~ U[0, 1)`` (32-bit: ``u = k / 2**32`` for a random 32-bit integer ``k``; see
-    ``kernels/reference.py``, ``dropout_forward``). Backward: ``dx = dy * mask / (1 - rate)``
-    (the same mask). Kept by ``forward``: ``_mask`` (booleans; ``None`` when the last forward
-    was at inference).
+    ``u ~ U[0, 1)`` (32-bit: ``u = k / 2**32`` for a random 32-bit integer ``k`` of a SplitMix64
+    stream whose number comes from the seeded generator; see ``kernels/reference.py``).
+    Backward: ``dx = dy * mask / (1 - rate)`` (the same mask). Kept by ``forward``: ``_mask``
+    (booleans; ``None`` when the last forward was at inference). The fast engine draws the same
+    numbers and makes the same mask in one numba pass (``kernels.dropout_forward``).
     """
 
     def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
@@ -162,20 +166,33 @@ class Dropout(Layer):
             self._mask = None
             return x
         rng = self._rng if self._rng is not None else utils.rng()
-        # u ~ U{0, ..., 2**32 - 1}, two per 64-bit word of a SplitMix64 stream whose number
-        # comes from the seeded generator; drop when u < rate * 2**32. The kernel makes the
-        # words itself, in parallel: 1.75 -> 0.60 ms per tutorial batch, where drawing them
-        # from the generator had taken 1.0 ms alone (and rng.random() 2 ms).
-        key = int(rng.bit_generator.random_raw())
-        threshold = min(int(np.ceil(self.rate * 2.0**32)), 2**32 - 1)
+        key = int(rng.bit_generator.random_raw())           # which random stream
         self._scale = 1.0 / (1.0 - self.rate)
-        y, self._mask = kernels.dropout_forward(x, key, threshold, self._scale)  # True = kept
+        if backend.get_engine() == "numpy":
+            u = reference.uniform(key, x.size).reshape(x.shape)    # U[0, 1)
+            self._mask = u >= self.rate                             # True = kept
+            return x * self._mask * x.dtype.type(self._scale)
+        # the same u and mask, as integers: keep when k >= rate * 2**32
+        threshold = min(int(np.ceil(self.rate * 2.0**32)), 2**32 - 1)
+        y, self._mask = kernels.dropout_forward(x, key, threshold, self._scale)
         return y
 
-    def _backward(self, dy):
+    def _backward(self, dy, input_gradient):
         if self._mask is None:
             return dy
-        return kernels.dropout_backward(dy, self._mask, self._scale)
+        return kernels.for_engine().dropout_backward(dy, self._mask, self._scale)
+
+    @property
+    def rng_state(self) -> dict | None:
+        """The state of this layer's own generator (when made with ``seed=``), else None;
+        settable, for checkpoints and gradient checks that replay the same masks."""
+        return None if self._rng is None else self._rng.bit_generator.state
+
+    @rng_state.setter
+    def rng_state(self, state: dict) -> None:
+        if self._rng is None:
+            raise ValueError(f"{self.describe()} has no generator of its own (no seed=)")
+        self._rng.bit_generator.state = state
 
     runs_per_core = True
 
@@ -206,7 +223,7 @@ class Activation(ActivationMixin, Layer):
     def infer_chunk(self, x: np.ndarray) -> np.ndarray:
         return self._act_forward(x, out=None)
 
-    def _backward_linear(self, dz):
+    def _backward_linear(self, dz, db, input_gradient):
         return dz
 
     def get_config(self) -> dict:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from convnet import backend, kernels
-from convnet.kernels import avgpool_backward, avgpool_forward, maxpool_backward, maxpool_forward
+from convnet.kernels import reference
 from convnet.layers.base import Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
 
@@ -58,7 +58,6 @@ class _Pooling2D(Layer):
         return (c, oh, ow) if self.data_format == "channels_first" else (oh, ow, c)
 
     runs_per_core = True
-    _serial_kernel = None   # the subclass's serial forward kernel
 
     def infer_chunk(self, x: np.ndarray) -> np.ndarray:
         """``forward(x)`` at inference for a few samples, on this thread alone (see Layer)."""
@@ -66,9 +65,18 @@ class _Pooling2D(Layer):
             x = x.transpose(0, 2, 3, 1)
         x = np.ascontiguousarray(x)
         oh, ow, pad_top, pad_left = self._geometry(x.shape[1], x.shape[2])
-        y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
-        self._serial_kernel(x, *self.pool_size, *self.strides, pad_top, pad_left, y)
+        if backend.get_engine() == "numpy":
+            y = self._pool_numpy(x, oh, ow, pad_top, pad_left)
+        else:
+            y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+            self._pool_serial(x, *self.pool_size, *self.strides, pad_top, pad_left, y)
         return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
+
+    def _pool_numpy(self, x, oh, ow, pad_top, pad_left) -> np.ndarray:
+        raise NotImplementedError
+
+    def _pool_serial(self, *args) -> None:
+        raise NotImplementedError
 
     def get_config(self) -> dict:
         config = super().get_config()
@@ -85,23 +93,37 @@ class MaxPooling2D(_Pooling2D):
     ``_x_shape`` (channels-last input shape).
     """
 
-    _serial_kernel = staticmethod(kernels.maxpool_forward_serial)
+    _argmax: np.ndarray | None = None
+
+    def pooled_winners(self) -> np.ndarray | None:
+        """The winners of the last forward pass, ``(N, PH, PW, C)`` flat indices into each
+        sample's ``H*W`` cells (channels-last): what the backward pass routes dL/dy by. The
+        public hook a Conv2D below uses to take this layer's backward pass with its own
+        (``Layer.backward_fused``)."""
+        return self._argmax
+
+    def _pool_numpy(self, x, oh, ow, pad_top, pad_left):
+        return reference.maxpool_forward(x, *self.pool_size, *self.strides, oh, ow, pad_top,
+                                         pad_left)[0]
+
+    def _pool_serial(self, *args) -> None:
+        kernels.maxpool_forward_serial(*args)
 
     def _forward(self, x, training):
         if self.data_format == "channels_first":
             x = x.transpose(0, 2, 3, 1)
         oh, ow, pad_top, pad_left = self._geometry(x.shape[1], x.shape[2])
         self._x_shape = x.shape
-        y, self._argmax = maxpool_forward(x, *self.pool_size, *self.strides, oh, ow,
-                                          pad_top, pad_left)
+        y, self._argmax = kernels.for_engine().maxpool_forward(
+            x, *self.pool_size, *self.strides, oh, ow, pad_top, pad_left)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)
         return y
 
-    def _backward(self, dy):
+    def _backward(self, dy, input_gradient):
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        dx = maxpool_backward(dy, self._argmax, self._x_shape)
+        dx = kernels.for_engine().maxpool_backward(dy, self._argmax, self._x_shape)
         if self.data_format == "channels_first":
             dx = dx.transpose(0, 3, 1, 2)
         return dx
@@ -115,7 +137,12 @@ class AveragePooling2D(_Pooling2D):
     ``_pads_used`` (top and left padding).
     """
 
-    _serial_kernel = staticmethod(kernels.avgpool_forward_serial)
+    def _pool_numpy(self, x, oh, ow, pad_top, pad_left):
+        return reference.avgpool_forward(x, *self.pool_size, *self.strides, oh, ow, pad_top,
+                                         pad_left)
+
+    def _pool_serial(self, *args) -> None:
+        kernels.avgpool_forward_serial(*args)
 
     def _forward(self, x, training):
         if self.data_format == "channels_first":
@@ -123,16 +150,17 @@ class AveragePooling2D(_Pooling2D):
         oh, ow, pad_top, pad_left = self._geometry(x.shape[1], x.shape[2])
         self._x_shape = x.shape
         self._pads_used = (pad_top, pad_left)
-        y = avgpool_forward(x, *self.pool_size, *self.strides, oh, ow, pad_top, pad_left)
+        y = kernels.for_engine().avgpool_forward(x, *self.pool_size, *self.strides, oh, ow,
+                                                 pad_top, pad_left)
         if self.data_format == "channels_first":
             y = y.transpose(0, 3, 1, 2)
         return y
 
-    def _backward(self, dy):
+    def _backward(self, dy, input_gradient):
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        dx = avgpool_backward(dy, self._x_shape, *self.pool_size, *self.strides,
-                              *self._pads_used)
+        dx = kernels.for_engine().avgpool_backward(dy, self._x_shape, *self.pool_size,
+                                                   *self.strides, *self._pads_used)
         if self.data_format == "channels_first":
             dx = dx.transpose(0, 3, 1, 2)
         return dx

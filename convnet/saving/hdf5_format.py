@@ -28,7 +28,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from convnet.layers.base import _snake_case
+from convnet.layers.base import snake_case
 from convnet.saving.atomic import atomic_path
 from convnet.saving.errors import CorruptFileError, FormatError, WeightsMismatchError
 from convnet.saving.json_format import PORTABLE_HEADER, to_json
@@ -63,7 +63,7 @@ def keras3_keys(layers) -> list[str]:
     counts: dict[str, int] = defaultdict(int)
     keys = []
     for layer in layers:
-        base = _snake_case(type(layer).__name__)
+        base = snake_case(type(layer).__name__)
         keys.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
         counts[base] += 1
     return keys

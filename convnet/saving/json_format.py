@@ -138,6 +138,7 @@ def model_from_config(description: Any):
         raise UnknownLayerError(f"model class {class_name!r} is not supported; convnet reads "
                                 "Sequential models only")
     config = description.get("config")
+    entries: object
     if isinstance(config, list):              # Keras <= 2.2.2
         entries, name, build_shape = config, "sequential", None
     elif isinstance(config, dict):
@@ -153,7 +154,7 @@ def model_from_config(description: Any):
         build_shape = description["build_config"].get("input_shape")
 
     input_shape = None
-    layers = []
+    layers: list[layers_module.Layer] = []
     for position, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
             raise FormatError(f"model description: layer entry {position} must be an object "
@@ -208,7 +209,7 @@ def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None
     return None
 
 
-def _layer_from_entry(cls_name, cfg: dict, position: int):
+def _layer_from_entry(cls_name, cfg: dict, position: int) -> layers_module.Layer:
     if not isinstance(cls_name, str) or cls_name not in LAYER_CLASSES:
         raise UnknownLayerError(
             f"model description: layer {position} ({cfg.get('name', '?')!r}) is of class "

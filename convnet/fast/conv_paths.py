@@ -1,0 +1,229 @@
+"""How Conv2D runs on the fast engine: the one place its way of running is chosen.
+
+:func:`choose` looks at the kernel, the strides, the dtype and whether per-core tasks can run
+(:func:`convnet.threads.available`), and returns one of four paths, fastest first:
+
+* :class:`Direct` -- windows of at most ``direct_max_cells`` cells (3x3 of one channel: the
+  tutorial's conv1) loop over windows directly (``kernels.conv2d_direct``): a 9-deep matrix
+  product is all memory traffic. As a model's first layer with bias and ReLU, dL/dK and dL/db
+  come from one pass over dL/dy and y (``kernels.conv2d_relu_grads``).
+* :class:`Winograd` -- 3x3 stride-1 kernels over at least ``winograd_min_channels`` input
+  channels (the tutorial's conv2), per core (:mod:`.conv_winograd`). With fewer channels its
+  36 products are too narrow for BLAS and im2col wins.
+* :class:`Im2colPerCore` -- im2col + GEMM as per-core tasks (:mod:`.conv_im2col`).
+* :class:`Im2colBlocks` -- im2col + GEMM in whole-batch blocks, where per-core tasks cannot run
+  (no OpenBLAS thread control found, or float16, which numba does not compute).
+
+Every path takes the padded channels-last input, the kernel, the bias and the saved output as
+arrays and returns arrays: ``forward`` the output ``y`` (N*OH*OW, F), ``backward`` the gradients
+``(dK, dL/db, dx)`` (dx of the padded input, or None for a model's first layer), ``infer`` a few
+samples' output on the calling thread. The crossovers are measured in ``benchmarks/``
+(``bench_paths.py``, ``bench_kernels.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from convnet import kernels, threads
+from convnet.fast import conv_im2col, conv_winograd
+from convnet.fast.scratch import Scratch
+from convnet.fast.tasks import Tasks
+from convnet.fast.upstream import Upstream
+from convnet.kernels import winograd
+
+Activate = Callable[..., np.ndarray]          # activation forward, ``f(z, out=z)``
+ActivateBackward = Callable[[np.ndarray, np.ndarray], np.ndarray]   # ``f'(dy, y)``
+
+
+class ConvPath:
+    """A way of running Conv2D's products; see the module docstring."""
+
+    name = ""
+    fuses_pool = False      # can take a max-pooling layer's backward pass with its own
+    masks_in_tasks = False  # turns dL/dy into dL/dz (ReLU mask, dL/db) inside its tasks
+
+    def __init__(self, strides: tuple[int, int], tasks: Tasks, block: int) -> None:
+        self.strides, self.tasks, self.block = strides, tasks, block
+        self.scratch = Scratch()
+
+    def __repr__(self) -> str:
+        return f"<conv path {self.name!r}>"
+
+    # ----- forward --------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, relu: bool,
+                activate: Activate) -> np.ndarray:
+        """The layer's output ``y = f(cols @ K + b)`` as ``(N*OH*OW, F)``."""
+        oh, ow = conv_im2col.output_hw(x, kernel, self.strides)
+        z = np.empty((x.shape[0] * oh * ow, kernel.shape[3]), dtype=x.dtype)
+        if self._linear_forward(x, kernel, bias, relu, z):
+            return z                                  # bias and ReLU done inside
+        if bias is not None and relu:
+            return kernels.bias_relu(z, bias)
+        if bias is not None:
+            z += bias
+        return activate(z, out=z)
+
+    def _linear_forward(self, x, kernel, bias, relu, z) -> bool:
+        """``z = cols @ K`` -- or all of ``f(z + b)``, returning True."""
+        raise NotImplementedError
+
+    def infer(self, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, relu: bool,
+              activate: Activate) -> np.ndarray:
+        """:meth:`forward` at inference for a few samples, on the calling thread alone."""
+        oh, ow = conv_im2col.output_hw(x, kernel, self.strides)
+        z = np.empty((x.shape[0] * oh * ow, kernel.shape[3]), dtype=x.dtype)
+        self._infer_linear(x, kernel, bias, relu, z)
+        return z if relu else activate(z, out=z)
+
+    def _infer_linear(self, x, kernel, bias, relu, z) -> None:
+        conv_im2col.infer(x, kernel, bias, self.strides, relu, self.scratch, z)
+
+    # ----- backward -------------------------------------------------------------------------
+    def backward(self, x: np.ndarray, kernel: np.ndarray, y: np.ndarray, *,
+                 dy: np.ndarray | None = None, dz: np.ndarray | None = None,
+                 pool: tuple[np.ndarray, np.ndarray] | None = None, relu_bias: bool,
+                 act_backward: ActivateBackward, use_bias: bool,
+                 want_dx: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """``(dK, dL/db, dx)`` from dL/dy (``dy``), from dL/dz (``dz``, the fused softmax case)
+        or from the max-pooling layer above (``pool = (its dL/dy, its winners)``, where
+        :attr:`fuses_pool`). ``relu_bias``: the layer ends in bias + ReLU."""
+        if pool is not None:
+            return self._tasks_backward(x, kernel, Upstream(pool_dy=pool[0], argmax=pool[1],
+                                                            y=y), want_dx)
+        db = None
+        if dz is None:
+            assert dy is not None
+            special = self._special_backward(x, kernel, dy, y, relu_bias, want_dx)
+            if special is not None:
+                return special
+            if relu_bias and self.masks_in_tasks:
+                return self._tasks_backward(x, kernel, Upstream(dy=dy, y=y), want_dx)
+            if relu_bias:
+                dz, db = kernels.relu_bias_backward(dy, y)            # one fused pass
+            else:
+                dz = act_backward(dy, y)
+        dz = np.ascontiguousarray(dz)
+        dk, dx = self._linear_backward(x, kernel, dz, want_dx)
+        if use_bias and db is None:
+            db = dz.sum(axis=0)
+        return dk, db, dx
+
+    def _special_backward(self, x, kernel, dy, y, relu_bias, want_dx):
+        return None
+
+    def _tasks_backward(self, x, kernel, upstream: Upstream, want_dx: bool):
+        return conv_im2col.backward_per_core(x, kernel, self.strides, upstream, want_dx,
+                                             self.tasks, self.scratch)
+
+    def _linear_backward(self, x, kernel, dz, want_dx):
+        dk, db, dx = self._tasks_backward(x, kernel, Upstream(dz=dz), want_dx)
+        return dk, dx
+
+
+class Im2colPerCore(ConvPath):
+    name = "im2col per core"
+    fuses_pool = masks_in_tasks = True
+
+    def _linear_forward(self, x, kernel, bias, relu, z):
+        fused = relu and bias is not None
+        conv_im2col.forward_per_core(x, kernel, bias, self.strides, fused, self.tasks,
+                                     self.scratch, z)
+        return fused
+
+
+class Im2colBlocks(ConvPath):
+    name = "im2col blocks"
+
+    def _linear_forward(self, x, kernel, bias, relu, z):
+        conv_im2col.forward_blocks(x, kernel, self.strides, self.block, self.scratch, z)
+        return False
+
+    def _linear_backward(self, x, kernel, dz, want_dx):
+        return conv_im2col.backward_blocks(x, kernel, self.strides, dz, want_dx, self.block,
+                                           self.scratch)
+
+
+class Direct(ConvPath):
+    name = "direct"
+
+    def __init__(self, strides: tuple[int, int], tasks: Tasks, block: int,
+                 per_core: bool) -> None:
+        super().__init__(strides, tasks, block)
+        self.per_core = per_core
+
+    def forward(self, x, kernel, bias, relu, activate):
+        if bias is None:
+            bias = np.zeros(kernel.shape[3], dtype=x.dtype)
+        z = kernels.conv2d_direct(x, kernel, bias, *self.strides, relu=relu)
+        return z if relu else activate(z, out=z)
+
+    def _infer_linear(self, x, kernel, bias, relu, z):
+        kernels.conv2d_direct_serial(x, kernel, bias, *self.strides, relu, z)
+
+    def _special_backward(self, x, kernel, dy, y, relu_bias, want_dx):
+        if relu_bias and not want_dx:        # a first layer: dK and db in one pass over dy, y
+            kh, kw = kernel.shape[:2]
+            dk, db = kernels.conv2d_relu_grads(x, dy, y, kh, kw, *self.strides)
+            return dk, db, None
+        return None
+
+    def _linear_backward(self, x, kernel, dz, want_dx):
+        if not want_dx:
+            kh, kw = kernel.shape[:2]
+            return kernels.conv2d_kernel_grad(x, dz, kh, kw, *self.strides), None
+        if self.per_core:
+            return super()._linear_backward(x, kernel, dz, want_dx)
+        return conv_im2col.backward_blocks(x, kernel, self.strides, dz, want_dx, self.block,
+                                           self.scratch)
+
+
+class Winograd(ConvPath):
+    name = "winograd"
+    fuses_pool = masks_in_tasks = True
+
+    def __init__(self, strides: tuple[int, int], tasks: Tasks, block: int) -> None:
+        super().__init__(strides, tasks, block)
+        self._kept: tuple[np.ndarray, np.ndarray] | None = None
+
+    def transformed(self, kernel: np.ndarray) -> np.ndarray:
+        """The transformed kernel (36, C, F), kept while the kernel stays the same: ``predict``
+        asks for it every few images."""
+        if self._kept is None or not np.array_equal(self._kept[0], kernel):
+            self._kept = (kernel.copy(), winograd.kernel_transform(kernel))
+        return self._kept[1]
+
+    def _linear_forward(self, x, kernel, bias, relu, z):
+        fused = relu and bias is not None
+        n, h, w, _ = x.shape
+        add = bias if fused else np.zeros(kernel.shape[3], dtype=x.dtype)
+        conv_winograd.forward_per_core(x, self.transformed(kernel), add, fused, self.tasks,
+                                       self.scratch, z.reshape(n, h - 2, w - 2, -1))
+        return fused
+
+    def _infer_linear(self, x, kernel, bias, relu, z):
+        n, h, w, _ = x.shape
+        conv_winograd.convolve(x, self.transformed(kernel), bias, relu,
+                               z.reshape(n, h - 2, w - 2, -1), self.scratch)
+
+    def _tasks_backward(self, x, kernel, upstream, want_dx):
+        return conv_winograd.backward_per_core(x, kernel, upstream, want_dx, self.tasks,
+                                               self.scratch)
+
+
+def choose(kernel_shape: tuple, strides: tuple[int, int], dtype: str, *,
+           direct_max_cells: int, winograd_min_channels: int, tasks: Tasks,
+           block: int) -> ConvPath:
+    """The fastest path for a Conv2D of this kernel, strides and dtype (module docstring)."""
+    kh, kw, c, _ = kernel_shape
+    per_core = threads.available() and dtype != "float16"
+    if kh * kw * c <= direct_max_cells:
+        return Direct(strides, tasks, block, per_core)
+    if per_core and (kh, kw) == (3, 3) and tuple(strides) == (1, 1) \
+            and c >= winograd_min_channels:
+        return Winograd(strides, tasks, block)
+    if per_core:
+        return Im2colPerCore(strides, tasks, block)
+    return Im2colBlocks(strides, tasks, block)

@@ -1,0 +1,74 @@
+"""ActivationMixin: what layers ending in an activation ``y = f(z)`` share (Conv2D, Dense,
+Activation)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from convnet import activations, kernels
+
+
+class ActivationMixin:
+    """For layers that end in an activation: ``y = f(z)``.
+
+    Keeps the output ``y`` from the forward pass (every activation's derivative is a function of
+    ``y``). ``backward(dy)`` first turns dL/dy into dL/dz; ``backward_preactivation(dz)`` starts
+    from dL/dz directly, which the model uses when softmax + cross-entropy fuse into
+    ``dL/dz = (p - y) / batch``.
+    """
+
+    activation: str
+    use_bias: bool = True
+    _y: np.ndarray | None = None
+
+    def _set_activation(self, activation) -> None:
+        self.activation, self._act_forward, self._act_backward = activations.get(activation)
+
+    @property
+    def last_output(self) -> np.ndarray | None:
+        """The output ``y`` of the last forward pass, as the backward pass uses it (for Conv2D,
+        channels-last rows ``(N*OH*OW, F)``); None before any forward."""
+        return self._y
+
+    def _activate(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
+        """``y = f(z)``; with ``overwrite`` (z is the layer's own scratch array) y reuses z."""
+        self._y = self._act_forward(z, out=z if overwrite else None)
+        return self._y
+
+    def _activation_grad(self, dy: np.ndarray) -> np.ndarray:
+        return self._act_backward(dy, self._y)
+
+    def _bias_and_activate(self, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+        """``y = f(z + b)`` in place on ``z``, the layer's own ``(rows, F)`` array. Bias + ReLU,
+        the tutorial's case, is one kernel pass (``bias_relu``: exactly ``z += b; max(z, 0)``,
+        as ``kernels/reference.py`` writes it; numba's twin on the fast engine)."""
+        if bias is not None and self.activation == "relu":
+            self._y = kernels.for_engine().bias_relu(z, bias)
+            return self._y
+        if bias is not None:
+            z += bias
+        return self._activate(z, overwrite=True)
+
+    def _activation_and_bias_grad(self, dy: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """dL/dz from dL/dy (both ``(rows, F)``), and dL/db: dL/dz summed over the rows, since the
+        bias was added to every row (None without a bias). ReLU + bias is one kernel pass."""
+        if self.use_bias and self.activation == "relu":
+            assert self._y is not None
+            return kernels.for_engine().relu_bias_backward(dy, self._y)
+        dz = self._activation_grad(dy)
+        return dz, (dz.sum(axis=0) if self.use_bias else None)
+
+    def backward_preactivation(self, dz: np.ndarray,
+                               input_gradient: bool = True) -> np.ndarray | None:
+        """Backward pass starting from dL/dz (the gradient before the activation)."""
+        dz = self.check_output_gradient(dz)      # type: ignore[attr-defined]  (from Layer)
+        return self._backward_linear(dz, None, bool(input_gradient))
+
+    def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:
+        return self._backward_linear(self._activation_grad(dy), None, input_gradient)
+
+    def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None,
+                         input_gradient: bool) -> np.ndarray | None:
+        """Parameter gradients and dL/dx (None without ``input_gradient``) from dL/dz
+        (``db``: dL/db when already summed)."""
+        raise NotImplementedError
