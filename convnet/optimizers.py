@@ -71,9 +71,10 @@ class Adadelta(Optimizer):
     def _update(self, name, value, grad):
         a = self._slot("accumulator", name, value)
         d = self._slot("delta_accumulator", name, value)
-        # the four lines of the docstring, fused into one pass (kernels/reference.py has them
-        # in NumPy, tested equal)
-        kernels.adadelta_update(value, grad, a, d, self.learning_rate, self.rho, self.epsilon)
+        # the four lines of the docstring: as NumPy (kernels/reference.py) on the NumPy engine,
+        # fused into one numba pass on the fast one (tested equal)
+        kernels.for_engine().adadelta_update(value, grad, a, d, self.learning_rate, self.rho,
+                                             self.epsilon)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "rho": self.rho, "epsilon": self.epsilon}
