@@ -1,8 +1,8 @@
 """Each of convnet's ways of running a layer against the plainer one it replaces, same process,
 rounds alternating (tutorial shapes, batch 128 for training, 1,000 images for predict):
 
-* conv2 forward + backward: Winograd F(4x4, 3x3) per core (``layers/conv_winograd.py``) vs
-  im2col per core (``layers/conv_per_core.py``), and im2col per core vs whole-batch blocks;
+* conv2 forward + backward: Winograd F(4x4, 3x3) per core (``convnet/fast/conv_winograd.py``) vs
+  im2col per core (``convnet/fast/conv_im2col.py``), and im2col per core vs whole-batch blocks;
 * conv1 backward as a first layer: one-pass ReLU + dK + db (``kernels.conv2d_relu_grads``) vs
   im2col blocks;
 * ``predict``: conv2 by Winograd vs by im2col (both per core), and conv/pool layers per core
@@ -39,7 +39,6 @@ def main() -> None:
     args = parser.parse_args()
     if not threads.available():
         sys.exit("NumPy's OpenBLAS thread control was not found: there is only one path here")
-    openblas = threads._OPENBLAS
     rng = np.random.default_rng(0)
 
     conv2 = Conv2D(64, (3, 3), activation="relu")
@@ -65,12 +64,12 @@ def main() -> None:
     def predict():
         model.predict(xi, batch_size=1000)
 
-    defaults = Conv2D.WINOGRAD_MIN_CHANNELS, Conv2D._direct
+    defaults = Conv2D.WINOGRAD_MIN_CHANNELS, Conv2D.DIRECT_MAX_CELLS
 
     def use(per_core=True, winograd=True, direct=True) -> None:
-        threads._OPENBLAS = openblas if per_core else None
+        threads.set_per_core(per_core)
         Conv2D.WINOGRAD_MIN_CHANNELS = defaults[0] if winograd else 10**9
-        Conv2D._direct = defaults[1] if direct else (lambda self: False)
+        Conv2D.DIRECT_MAX_CELLS = defaults[1] if direct else 0
         conv1.forward(x1, training=True)
 
     comparisons = [   # (what, unit, function, settings of the new path, of the plain one)

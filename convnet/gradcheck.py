@@ -105,7 +105,7 @@ class FrozenRandomness:
 
     def __init__(self, layers: list[Layer], seed: int):
         self.layers = layers
-        self.state = np.random.default_rng(seed).bit_generator.state
+        self.state = dict(np.random.default_rng(seed).bit_generator.state)
 
     def reset(self) -> None:
         utils.set_rng_state(self.state)
@@ -123,7 +123,7 @@ class FrozenRandomness:
 
 def _compare(layer_name: str, param: str, analytic: np.ndarray, numeric_at, indices,
              floor: float) -> GradientCheck:
-    worst = (-1.0, (), 0.0, 0.0)
+    worst: tuple[float, tuple[int, ...], float, float] = (-1.0, (), 0.0, 0.0)
     for idx in indices:
         a = float(analytic[idx])
         n = numeric_at(idx)
@@ -166,6 +166,7 @@ def check_layer(layer: Layer, input_shape: tuple, batch_size: int = 2, *, h: flo
         frozen.reset()
         layer.forward(x, training=training)
         dx = layer.backward(r)
+        assert dx is not None             # input_gradient=True: every layer returns dL/dx
         grads = {k: v.copy() for k, v in layer.grads.items()}
 
         def numeric(array: np.ndarray):

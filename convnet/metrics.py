@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -25,7 +27,7 @@ def accuracy(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
 _METRICS = {"accuracy": accuracy, "acc": accuracy}
 
 
-def get(metric) -> tuple[str, object]:
+def get(metric) -> tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """Resolve a metric by name (``'accuracy'``/``'acc'``) or function; returns Keras's name."""
     name = getattr(metric, "__name__", metric)
     if not isinstance(name, str) or name not in _METRICS:

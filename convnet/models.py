@@ -42,7 +42,7 @@ class Sequential:
         self.layers: list[Layer] = []
         self.input_shape: tuple | None = None
         self.optimizer: optimizers.Optimizer | None = None
-        self.loss = None
+        self.loss: str | None = None
         self.metrics_names: list[str] = []
         self.stop_training = False
         self.stop_reason: str | None = None
@@ -63,11 +63,12 @@ class Sequential:
             raise ValueError(f"Sequential.add: {layer!r} is already in the model")
         self.layers.append(layer)
         if len(self.layers) == 1:
-            if layer.declared_input_shape is not None:
-                self.build((None,) + tuple(layer.declared_input_shape))
+            declared = layer.declared_input_shape
+            if declared is not None:
+                self.build((None,) + tuple(declared))
         elif self.layers[-2].built:
             try:
-                layer.build(self.layers[-2].output_shape)
+                layer.build(self.layers[-2].built_shapes()[1])
             except Exception:
                 self.layers.pop()
                 raise
@@ -83,11 +84,11 @@ class Sequential:
         shape = tuple(input_shape)[1:]
         self.input_shape = shape
         for layer in self.layers:
-            shape = layer.build(shape) if not layer.built else layer.output_shape
+            shape = layer.build(shape) if not layer.built else layer.built_shapes()[1]
 
     @property
     def output_shape(self) -> tuple | None:
-        return (None,) + tuple(self.layers[-1].output_shape) if self.built else None
+        return (None,) + tuple(self.layers[-1].built_shapes()[1]) if self.built else None
 
     def _ensure_built(self, x: np.ndarray) -> None:
         if not self.layers:
@@ -261,7 +262,8 @@ class Sequential:
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
-            validation_data = self._check_xy(*validation_data, "fit (validation_data)")
+            validation_data = self._check_xy(validation_data[0], validation_data[1],
+                                             "fit (validation_data)")
 
         history = callbacks_module.History()
         history.set_params({"batch_size": batch_size, "epochs": epochs,
@@ -302,8 +304,10 @@ class Sequential:
                 break
             logs = dict(zip(self.metrics_names, (totals / seen).tolist()))
             if validation_data is not None:
-                val = self.evaluate(*validation_data, batch_size=max(batch_size, 256), verbose=0)
-                logs.update({f"val_{k}": v for k, v in zip(self.metrics_names, val)})
+                val = self.evaluate(validation_data[0], validation_data[1],
+                                    batch_size=max(batch_size, 256), verbose=0)
+                val_list = val if isinstance(val, list) else [val]
+                logs.update({f"val_{k}": v for k, v in zip(self.metrics_names, val_list)})
             if bar is not None:
                 bar.finish(logs)
             elif verbose == 2:
@@ -355,7 +359,8 @@ class Sequential:
                 out = np.empty((len(x),) + part.shape[1:], dtype=part.dtype)
             out[start:start + len(part)] = part
         if out is None:
-            out = np.empty((0,) + tuple(self.layers[-1].output_shape), dtype=self.layers[-1].dtype)
+            last = self.layers[-1]
+            out = np.empty((0,) + tuple(last.built_shapes()[1]), dtype=last.dtype)
         return out
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None,
@@ -393,6 +398,7 @@ class Sequential:
             raise ValueError(f"{what}: x must have a batch axis, got a scalar")
         self._ensure_built(x)
         first = self.layers[0]
+        assert self.input_shape is not None                  # built just above
         expected = (None,) + tuple(self.input_shape)
         if x.ndim != len(expected) or any(e is not None and e != d
                                           for e, d in zip(expected[1:], x.shape[1:])):
@@ -411,7 +417,7 @@ class Sequential:
         if len(y) != len(x):
             raise ValueError(f"{what}: x and y hold different numbers of samples "
                              f"({len(x)} vs {len(y)})")
-        out_shape = tuple(self.layers[-1].output_shape)
+        out_shape = tuple(self.layers[-1].built_shapes()[1])
         last = self.layers[-1]
         if self.loss == "sparse_categorical_crossentropy":
             labels = y.reshape(len(y), -1)
@@ -478,7 +484,7 @@ class Sequential:
             raise ValueError("summary: the model is not built yet; give the first layer an "
                              "input_shape or call model.build((None, ...))")
         rows = [(f"{layer.name} ({type(layer).__name__})",
-                 str((None,) + tuple(layer.output_shape)), f"{layer.count_params():,}")
+                 str((None,) + tuple(layer.built_shapes()[1])), f"{layer.count_params():,}")
                 for layer in self.layers]
         widths = [max(len(h), *(len(r[i]) for r in rows)) + 2
                   for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]

@@ -5,6 +5,7 @@ e.g. ``"conv2d/kernel"``. Updates happen in place."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 
@@ -212,7 +213,8 @@ def get(optimizer) -> Optimizer:
     if isinstance(optimizer, Optimizer):
         return optimizer
     if isinstance(optimizer, type) and issubclass(optimizer, Optimizer):
-        return optimizer()
+        make: Callable[[], Optimizer] = optimizer     # subclasses default every argument
+        return make()
     if isinstance(optimizer, str) and optimizer.lower() in _OPTIMIZERS:
         return _OPTIMIZERS[optimizer.lower()]()
     raise ValueError(f"Unknown optimizer {optimizer!r}; expected an Optimizer or one of "

@@ -9,7 +9,7 @@ The other way, used here: cut the batch into small tasks (a few samples), and gi
 thread of its own that takes a task and does *all* of it -- unfold, multiply, bias and ReLU --
 with serial kernels and a single-threaded BLAS. A 2-sample im2col matrix (1.3 MB) stays in the
 core's own cache between being written and being multiplied, and the cores never wait for each
-other between steps. Measured on the tutorial's conv2 (2 cores, batch 128): see the README.
+other between steps (measured in ``benchmarks/bench_paths.py``).
 
 Results do not depend on the number of threads: tasks are cut the same way whatever the thread
 count, and sums over tasks (the kernel and bias gradients) are added in task order.
@@ -66,14 +66,26 @@ _LOCK = threading.Lock()
 _POOL: ThreadPoolExecutor | None = None
 
 
+_ENABLED = True
+
+
 def available() -> bool:
-    """Whether per-core tasks can run (OpenBLAS found; ``CONVNET_PER_CORE_THREADS=0`` says no)."""
-    return _OPENBLAS is not None
+    """Whether per-core tasks can run (OpenBLAS found; ``CONVNET_PER_CORE_THREADS=0`` or
+    :func:`set_per_core` say no)."""
+    return _OPENBLAS is not None and _ENABLED
+
+
+def set_per_core(enabled: bool) -> None:
+    """Switch per-core tasks off (or back on, where OpenBLAS was found) for this process: the
+    layers then take their whole-batch paths (the benchmarks compare the two this way)."""
+    global _ENABLED
+    _ENABLED = bool(enabled)
 
 
 @contextmanager
 def single_threaded_blas():
     """OpenBLAS on one thread inside the block (the worker threads are the parallelism)."""
+    assert _OPENBLAS is not None, "single_threaded_blas: OpenBLAS's thread control not found"
     get, set_ = _OPENBLAS
     before = get()
     set_(1)
@@ -87,8 +99,9 @@ def _pool() -> ThreadPoolExecutor:
     global _POOL
     with _LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=numba.config.NUMBA_NUM_THREADS,
-                                       thread_name_prefix="convnet-core")
+            # numba makes its config settings at run time: mypy cannot see them
+            workers = numba.config.NUMBA_NUM_THREADS  # type: ignore[attr-defined]
+            _POOL = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="convnet-core")
         return _POOL
 
 

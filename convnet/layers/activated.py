@@ -3,6 +3,8 @@ Activation)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from convnet import activations, kernels
@@ -20,6 +22,9 @@ class ActivationMixin:
     activation: str
     use_bias: bool = True
     _y: np.ndarray | None = None
+
+    if TYPE_CHECKING:                                     # provided by Layer
+        def check_output_gradient(self, dy) -> np.ndarray: ...
 
     def _set_activation(self, activation) -> None:
         self.activation, self._act_forward, self._act_backward = activations.get(activation)
@@ -61,7 +66,7 @@ class ActivationMixin:
     def backward_preactivation(self, dz: np.ndarray,
                                input_gradient: bool = True) -> np.ndarray | None:
         """Backward pass starting from dL/dz (the gradient before the activation)."""
-        dz = self.check_output_gradient(dz)      # type: ignore[attr-defined]  (from Layer)
+        dz = self.check_output_gradient(dz)
         return self._backward_linear(dz, None, bool(input_gradient))
 
     def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:

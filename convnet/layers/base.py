@@ -105,6 +105,16 @@ class Layer:
         self.built = True
         return self.output_shape
 
+    def compute_dtype(self) -> str:
+        """The dtype the layer computes in: its own, or :func:`backend.floatx` until built."""
+        return self.dtype or backend.floatx()
+
+    def built_shapes(self) -> tuple[tuple, tuple]:
+        """``(input_shape, output_shape)`` per sample; a clear error if not built yet."""
+        if self.input_shape is None or self.output_shape is None:
+            raise RuntimeError(f"{self.describe()} is not built yet (no input shape known)")
+        return self.input_shape, self.output_shape
+
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         """Per-sample output shape for a per-sample input shape (builds nothing)."""
         raise NotImplementedError
@@ -231,7 +241,7 @@ class Layer:
                                  f"got a scalar")
             declared = self._declared_input_shape
             self.build(declared if declared is not None else x.shape[1:])
-        expected = (None,) + tuple(self.input_shape)
+        expected = (None,) + tuple(self.built_shapes()[0])
         if x.ndim != len(expected) or any(e is not None and e != d
                                           for e, d in zip(expected[1:], x.shape[1:])):
             raise ValueError(f"{self.describe()} expects input of shape "

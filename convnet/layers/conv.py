@@ -54,6 +54,8 @@ class Conv2D(ActivationMixin, Layer):
     WINOGRAD_MIN_CHANNELS = 16
     TASK, CHUNK, BLOCK = 32, 8, 32
 
+    _cols: np.ndarray | None = None
+
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
                  data_format: str | None = None, dilation_rate=(1, 1), groups: int = 1,
                  activation=None, use_bias: bool = True,
@@ -115,10 +117,10 @@ class Conv2D(ActivationMixin, Layer):
             raise ValueError(f"Conv2D '{self.name}' needs a known number of input channels")
         kh, kw = self.kernel_size
         self.params = {"kernel": initializers.initialize(
-            self.kernel_initializer, (kh, kw, c, self.filters), self.dtype)}
+            self.kernel_initializer, (kh, kw, c, self.filters), self.compute_dtype())}
         if self.use_bias:
             self.params["bias"] = initializers.initialize(
-                self.bias_initializer, (self.filters,), self.dtype)
+                self.bias_initializer, (self.filters,), self.compute_dtype())
         return out
 
     def _padded_input(self, x: np.ndarray) -> tuple[np.ndarray, tuple]:
@@ -201,9 +203,9 @@ class Conv2D(ActivationMixin, Layer):
             dz, db = self._activation_and_bias_grad(dy)        # dL/dz = dL/dy * f'(z)
             return self._backward_linear(dz, db, input_gradient)
         return self._store(*path.backward(
-            self._x_padded, self.params["kernel"], self._y, dy=np.ascontiguousarray(dy),
-            relu_bias=self._relu_bias(), act_backward=self._act_backward,
-            use_bias=self.use_bias, want_dx=input_gradient))
+            self._x_padded, self.params["kernel"], self._saved_output(),
+            dy=np.ascontiguousarray(dy), relu_bias=self._relu_bias(),
+            act_backward=self._act_backward, use_bias=self.use_bias, want_dx=input_gradient))
 
     def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None,
                          input_gradient: bool) -> np.ndarray | None:
@@ -215,7 +217,7 @@ class Conv2D(ActivationMixin, Layer):
         path = self.path
         if path is not None:
             return self._store(*path.backward(
-                self._x_padded, self.params["kernel"], self._y, dz=dz,
+                self._x_padded, self.params["kernel"], self._saved_output(), dz=dz,
                 relu_bias=False, act_backward=self._act_backward, use_bias=self.use_bias,
                 want_dx=input_gradient))
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
@@ -231,6 +233,10 @@ class Conv2D(ActivationMixin, Layer):
         dcols = dz @ kernel.T                                         # dcols = dZ @ K.T
         dx = reference.col2im(dcols, self._x_padded.shape, kh, kw, sh, sw)
         return self._input_gradient(dx)
+
+    def _saved_output(self) -> np.ndarray:
+        assert self._y is not None, "a forward pass keeps y (checked before backward)"
+        return self._y
 
     def _relu_bias(self) -> bool:
         return self.use_bias and self.activation == "relu"
@@ -265,7 +271,7 @@ class Conv2D(ActivationMixin, Layer):
         winners = above.pooled_winners()                 # type: ignore[attr-defined]
         assert self.path is not None
         return self._store(*self.path.backward(
-            self._x_padded, self.params["kernel"], self._y,
+            self._x_padded, self.params["kernel"], self._saved_output(),
             pool=(np.ascontiguousarray(dy), winners), relu_bias=True,
             act_backward=self._act_backward, use_bias=self.use_bias, want_dx=input_gradient))
 

@@ -51,10 +51,10 @@ class Dense(ActivationMixin, Layer):
     def _build(self, input_shape: tuple) -> tuple:
         out = self.compute_output_shape(input_shape)
         self.params = {"kernel": initializers.initialize(
-            self.kernel_initializer, (input_shape[-1], self.units), self.dtype)}
+            self.kernel_initializer, (input_shape[-1], self.units), self.compute_dtype())}
         if self.use_bias:
             self.params["bias"] = initializers.initialize(
-                self.bias_initializer, (self.units,), self.dtype)
+                self.bias_initializer, (self.units,), self.compute_dtype())
         return out
 
     def _forward(self, x, training):
@@ -186,7 +186,7 @@ class Dropout(Layer):
     def rng_state(self) -> dict | None:
         """The state of this layer's own generator (when made with ``seed=``), else None;
         settable, for checkpoints and gradient checks that replay the same masks."""
-        return None if self._rng is None else self._rng.bit_generator.state
+        return None if self._rng is None else dict(self._rng.bit_generator.state)
 
     @rng_state.setter
     def rng_state(self, state: dict) -> None:

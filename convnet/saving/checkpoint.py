@@ -26,20 +26,20 @@ from convnet.saving.atomic import atomic_path
 from convnet.saving.errors import FormatError
 from convnet.saving.hdf5_format import (
     PORTABLE_HEADER,
-    _assign,
-    _read_legacy,
-    _text,
+    assign,
+    read_legacy,
     reading,
+    text_attr,
     write_legacy_group,
 )
 from convnet.saving.json_format import to_json
 
 
 def _rng_states(model) -> dict:
-    states = {"convnet": utils.rng().bit_generator.state}
+    states = {"convnet": utils.get_rng_state()}
     for layer in model.layers:
-        if getattr(layer, "_rng", None) is not None:
-            states[layer.name] = layer._rng.bit_generator.state
+        if getattr(layer, "rng_state", None) is not None:     # Dropout(seed=...)
+            states[layer.name] = layer.rng_state
     return states
 
 
@@ -79,13 +79,13 @@ def load_checkpoint(model, path: str | os.PathLike) -> int:
         if "convnet_optimizer" not in f or "convnet_training" not in f:
             raise FormatError(f"{path}: not a convnet training checkpoint (no optimizer state); "
                               "for a weights file use load_weights")
-        pairs = _read_legacy(f["model_weights"], model, path)
+        pairs = read_legacy(f["model_weights"], model, path)
         g = f["convnet_optimizer"]
-        saved_class = _text(g.attrs["class"])
+        saved_class = text_attr(g.attrs["class"])
         if saved_class != type(model.optimizer).__name__:
             raise FormatError(f"{path}: the checkpoint's optimizer is {saved_class}, the model "
                               f"was compiled with {type(model.optimizer).__name__}")
-        config = json.loads(_text(g.attrs["config"]))
+        config = json.loads(text_attr(g.attrs["config"]))
         state: dict[str, dict[str, np.ndarray]] = {}
         params = {f"{layer.name}/{k}": v for layer in model.layers for k, v in layer.params.items()}
         for slot in g:
@@ -101,15 +101,13 @@ def load_checkpoint(model, path: str | os.PathLike) -> int:
         iterations = int(g.attrs["iterations"])
         t = f["convnet_training"]
         epochs_done = int(t.attrs["epochs_done"])
-        rng_states = json.loads(_text(t.attrs["rng"]))
-    _assign(pairs)
+        rng_states = json.loads(text_attr(t.attrs["rng"]))
+    assign(pairs)
     opt = model.optimizer
     opt.state, opt.iterations = state, iterations
     opt.learning_rate = float(config.get("learning_rate", opt.learning_rate))
-    generator = np.random.default_rng()
-    generator.bit_generator.state = rng_states["convnet"]
-    utils._RNG = generator
+    utils.set_rng_state(rng_states["convnet"])
     for layer in model.layers:
-        if layer.name in rng_states and getattr(layer, "_rng", None) is not None:
-            layer._rng.bit_generator.state = rng_states[layer.name]
+        if layer.name in rng_states and getattr(layer, "rng_state", None) is not None:
+            layer.rng_state = rng_states[layer.name]
     return epochs_done

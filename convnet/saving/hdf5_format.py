@@ -37,7 +37,7 @@ STR = h5py.string_dtype()
 
 
 # ----- helpers ---------------------------------------------------------------------------------
-def _text(value) -> str:
+def text_attr(value) -> str:
     """An HDF5 string attribute as ``str``: variable-length (str) or fixed-length (bytes)."""
     if isinstance(value, (bytes, np.bytes_)):
         return bytes(value).decode("utf-8")
@@ -55,7 +55,7 @@ def _text_list(group: h5py.Group | h5py.File, name: str) -> list[str]:
             chunks.extend(list(group.attrs[f"{name}{i}"]))
             i += 1
         values = chunks
-    return [_text(v) for v in np.atleast_1d(np.asarray(values, dtype=object)) if len(values)]
+    return [text_attr(v) for v in np.atleast_1d(np.asarray(values, dtype=object)) if len(values)]
 
 
 def keras3_keys(layers) -> list[str]:
@@ -144,7 +144,7 @@ def save_model(model, path: str | os.PathLike) -> None:
 
 
 # ----- reading ---------------------------------------------------------------------------------
-def _read_legacy(group, model, path) -> list[tuple]:
+def read_legacy(group, model, path) -> list[tuple]:
     saved = []
     for name in _text_list(group, "layer_names"):
         if name not in group:
@@ -205,15 +205,15 @@ def load_weights(model, path: str | os.PathLike) -> None:
                           "input_shape or call model.build((None, ...)) first")
     with reading(path) as f:
         if "layer_names" in f.attrs or "layer_names0" in f.attrs:
-            pairs = _read_legacy(f, model, path)
+            pairs = read_legacy(f, model, path)
         elif "model_weights" in f and "layer_names" in f["model_weights"].attrs:
-            pairs = _read_legacy(f["model_weights"], model, path)
+            pairs = read_legacy(f["model_weights"], model, path)
         elif "layers" in f:
             pairs = _read_keras3(f, model, path)
         else:
             raise FormatError(f"{path}: not a Keras weights file (no 'layer_names' "
                               "attribute and no 'layers' group)")
-    _assign(pairs)
+    assign(pairs)
 
 
 @contextlib.contextmanager
@@ -234,7 +234,7 @@ def reading(path):
             pass
 
 
-def _assign(pairs) -> None:
+def assign(pairs) -> None:
     # check everything first, then copy: a failed load leaves the model as it was
     for layer, arrays, source in pairs:
         names = layer.weight_names()
@@ -264,7 +264,7 @@ def load_model(path: str | os.PathLike):
         if "model_config" not in f.attrs:
             raise FormatError(f"{path}: not a whole-model file (no 'model_config' attribute); "
                               "for a weights-only file use model_from_json + load_weights")
-        text = _text(f.attrs["model_config"])
+        text = text_attr(f.attrs["model_config"])
     model = model_from_json(text)
     load_weights(model, path)
     return model
