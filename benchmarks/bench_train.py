@@ -27,26 +27,9 @@ sys.path.insert(0, str(ROOT))
 
 import convnet as keras  # noqa: E402  (first: it tunes the thread pools before NumPy starts)
 import numpy as np  # noqa: E402
-from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
-from convnet.models import Sequential  # noqa: E402
+from convnet.tutorial import tutorial_model  # noqa: E402  (bench_paths imports it from here)
 
 TRAIN_BATCH, INFER_BATCH = 128, 1000
-
-
-def tutorial_model() -> Sequential:
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)),
-        Dropout(0.25),
-        Flatten(),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adadelta(),
-                  metrics=["accuracy"])
-    return model
 
 
 def data(n: int, seed: int = 0):

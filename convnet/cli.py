@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 
 from convnet.datasets import fashion_mnist, mnist  # noqa: E402
 from convnet.datasets.mnist import DatasetError  # noqa: E402
-from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
+from convnet.tutorial import tutorial_model
 from convnet.models import Sequential, load_model, model_from_json  # noqa: E402
 from convnet.preprocessing import ImageError  # noqa: E402
 from convnet.saving import CorruptFileError, FormatError  # noqa: E402
@@ -33,20 +33,6 @@ DATASETS = {"mnist": mnist, "fashion_mnist": fashion_mnist}
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 1."""
-
-
-def tutorial_model(input_shape=(28, 28, 1), classes: int = 10) -> Sequential:
-    """The Keras MNIST tutorial's network."""
-    return Sequential([
-        Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=input_shape),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D(pool_size=(2, 2)),
-        Dropout(0.25),
-        Flatten(),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(classes, activation="softmax"),
-    ])
 
 
 def _load_dataset(name: str, limit: int | None = None):
@@ -82,7 +68,7 @@ def cmd_train(args) -> None:
     if args.seed is not None:
         keras.utils.set_random_seed(args.seed)
     (x, y), (xt, yt) = _load_dataset(args.dataset, args.limit)
-    model = tutorial_model()
+    model = tutorial_model(compiled=False)
     model.compile(loss="categorical_crossentropy", optimizer=args.optimizer,
                   metrics=["accuracy"])
     started = time.perf_counter()

@@ -19,8 +19,8 @@ import numpy as np  # noqa: E402
 import convnet as keras  # noqa: E402
 from convnet import callbacks, visualize  # noqa: E402
 from convnet.datasets import mnist  # noqa: E402
-from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D  # noqa: E402
-from convnet.models import Sequential, model_from_json  # noqa: E402
+from convnet.models import model_from_json  # noqa: E402
+from convnet.tutorial import tutorial_model  # noqa: E402
 
 PICTURES = [
     ("digits.png", "Sample training digits with their labels",
@@ -46,22 +46,6 @@ PICTURES = [
      "Gradient norms per parameter (log scale) show how strongly each layer is still learning; "
      "the lower panel shows how many ReLU units were silent on whole batches."),
 ]
-
-
-def tutorial_model():
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)),
-        Dropout(0.25),
-        Flatten(),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy", optimizer=keras.optimizers.Adadelta(),
-                  metrics=["accuracy"])
-    return model
 
 
 def main(argv=None):

@@ -3,19 +3,7 @@
 import numpy as np
 
 import convnet as keras
-from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-from convnet.models import Sequential
-
-
-def tutorial():
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)), Dropout(0.25), Flatten(),
-        Dense(128, activation="relu"), Dropout(0.5), Dense(10, activation="softmax"),
-    ])
-    model.compile(loss="categorical_crossentropy", optimizer="adadelta", metrics=["accuracy"])
-    return model
+from convnet.tutorial import tutorial_model
 
 
 def test_flops_match_a_hand_count():
@@ -24,7 +12,7 @@ def test_flops_match_a_hand_count():
     # the first layer, whose dx is skipped.
     conv1, conv2, dense, dense1 = 26 * 26 * 9 * 32, 24 * 24 * 288 * 64, 9216 * 128, 1280
     hand = 2 * conv1 * 2 + 2 * conv2 * 3 + 2 * dense * 3 + 2 * dense1 * 3
-    model = tutorial()
+    model = tutorial_model()
     profile = keras.profile(model, batch_size=2, repeats=1, verbose=False)
     assert profile.training_flops == hand == 71_565_312            # about 72 MFLOP
     assert abs(profile.share("conv2d_1") - 0.89) < 0.01            # conv2: ~89 %
@@ -38,7 +26,7 @@ def test_flops_match_a_hand_count():
 
 
 def test_profiling_does_not_train_the_model(capsys):
-    model = tutorial()
+    model = tutorial_model()
     before = model.get_weights()
     model.summary(profile=True, x=np.zeros((4, 28, 28, 1), "float32"))
     out = capsys.readouterr().out

@@ -19,19 +19,7 @@ from convnet.layers import (
     MaxPooling2D,
 )
 from convnet.models import Sequential, load_model, model_from_json
-
-
-def tutorial_model(input_shape=(28, 28, 1)):
-    model = Sequential()
-    model.add(Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=input_shape))
-    model.add(Conv2D(64, (3, 3), activation="relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Dropout(0.25))
-    model.add(Flatten())
-    model.add(Dense(128, activation="relu"))
-    model.add(Dropout(0.5))
-    model.add(Dense(10, activation="softmax"))
-    return model
+from convnet.tutorial import tutorial_model
 
 
 def small_model():
@@ -53,7 +41,7 @@ def x_for(model, n=3, seed=0):
 # ----- JSON -----------------------------------------------------------------------------------
 
 def test_to_json_is_the_portable_dialect():
-    description = json.loads(tutorial_model().to_json())
+    description = json.loads(tutorial_model(compiled=False).to_json())
     assert description["module"] == "keras" and description["class_name"] == "Sequential"
     entries = description["config"]["layers"]
     assert entries[0] == {"class_name": "InputLayer", "config": {
@@ -79,11 +67,11 @@ def test_json_round_trip_rebuilds_the_same_architecture():
 
 
 def test_to_json_passes_json_kwargs():
-    assert "\n" in tutorial_model().to_json(indent=2)
+    assert "\n" in tutorial_model(compiled=False).to_json(indent=2)
 
 
 def test_unknown_layer_class_is_refused_by_name():
-    description = json.loads(tutorial_model().to_json())
+    description = json.loads(tutorial_model(compiled=False).to_json())
     description["config"]["layers"].insert(2, {"class_name": "Lambda", "config": {
         "name": "lambda", "function": ["4wEAAAAAAAAA", None, None], "module": "os"}})
     with pytest.raises(saving.UnknownLayerError, match="'Lambda', which convnet does not build"):
@@ -127,7 +115,7 @@ def test_weights_round_trip_is_exact(tmp_path, filename):
 
 
 def test_legacy_layout_matches_keras(tmp_path):
-    model = tutorial_model()
+    model = tutorial_model(compiled=False)
     model.save_weights(tmp_path / "model_digit.h5")
     with h5py.File(tmp_path / "model_digit.h5") as f:
         assert list(f.attrs["layer_names"]) == [layer.name for layer in model.layers]
@@ -202,7 +190,7 @@ def test_channels_first_models_round_trip(tmp_path):
 
 @pytest.fixture
 def trained(tmp_path):
-    model = tutorial_model()
+    model = tutorial_model(compiled=False)
     return model, [w.copy() for w in model.get_weights()]
 
 
@@ -233,7 +221,7 @@ def test_truncated_file(tmp_path, trained):
     cut = tmp_path / "cut.h5"
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises((saving.CorruptFileError, saving.FormatError), match="cut.h5"):
-        tutorial_model().load_weights(cut)
+        tutorial_model(compiled=False).load_weights(cut)
     _unchanged(model, before)
 
 
@@ -244,7 +232,8 @@ def test_missing_file(tmp_path, trained):
 
 def test_wrong_architecture_names_layer_and_shapes(tmp_path, trained):
     model, before = trained
-    other = tutorial_model(input_shape=(30, 30, 1))   # dense kernel (10816, 128), not (9216, 128)
+    # dense kernel (10816, 128), not (9216, 128)
+    other = tutorial_model(input_shape=(30, 30, 1), compiled=False)
     other.save_weights(tmp_path / "other.h5")
     with pytest.raises(saving.WeightsMismatchError,
                        match=r"layer 'dense' \(Dense\) weight 'kernel': expected shape "

@@ -5,8 +5,7 @@ import pytest
 
 import convnet as keras
 from convnet.datasets import mnist
-from convnet.layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D
-from convnet.models import Sequential
+from convnet.tutorial import tutorial_model
 
 
 @pytest.mark.slow
@@ -18,18 +17,7 @@ def test_one_epoch_on_10000_images_reaches_95_percent():
     x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
     y_train = keras.utils.to_categorical(y_train[:10000], 10)
     y_test = keras.utils.to_categorical(y_test, 10)
-    model = Sequential([
-        Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
-        Conv2D(64, (3, 3), activation="relu"),
-        MaxPooling2D((2, 2)),
-        Dropout(0.25),
-        Flatten(),
-        Dense(128, activation="relu"),
-        Dropout(0.5),
-        Dense(10, activation="softmax"),
-    ])
-    model.compile(loss=keras.losses.categorical_crossentropy,
-                  optimizer=keras.optimizers.Adadelta(), metrics=["accuracy"])
+    model = tutorial_model()
     history = model.fit(x_train, y_train, batch_size=32, epochs=1, verbose=0)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     assert np.isfinite(history.history["loss"][0])

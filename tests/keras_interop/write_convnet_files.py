@@ -23,19 +23,7 @@ from convnet.layers import (
     MaxPooling2D,
 )
 from convnet.models import Sequential
-
-
-def tutorial_model() -> Sequential:
-    model = Sequential()
-    model.add(Conv2D(32, kernel_size=(3, 3), activation="relu", input_shape=(28, 28, 1)))
-    model.add(Conv2D(64, (3, 3), activation="relu"))
-    model.add(MaxPooling2D(pool_size=(2, 2)))
-    model.add(Dropout(0.25))
-    model.add(Flatten())
-    model.add(Dense(128, activation="relu"))
-    model.add(Dropout(0.5))
-    model.add(Dense(10, activation="softmax"))
-    return model
+from convnet.tutorial import tutorial_model
 
 
 def variants_model() -> Sequential:
@@ -67,7 +55,7 @@ def main():
         model = variants_model()
         x = np.random.default_rng(1).uniform(0, 1, (16, 17, 15, 3)).astype("float32")
     else:
-        model = tutorial_model()
+        model = tutorial_model(compiled=False)
         (_, _), (x_test, _) = mnist.load_data()
         x = x_test[:64].reshape(-1, 28, 28, 1).astype("float32") / 255
     if args.weights:
