@@ -14,8 +14,8 @@ import os as _os
 
 # Two thread pools share the cores: numba's (OpenMP) runs the kernels, OpenBLAS's runs the matrix
 # products, one after the other. By default each keeps spinning for a while after its work and
-# steals the cores from the other (measured at batch 128: conv2 forward 32 -> 20 ms, backward
-# 44 -> 35 ms with these settings). They only take effect when set before NumPy (OpenBLAS) and
+# steals the cores from the other (what that costs: benchmarks/README.md). They only take effect
+# when set before NumPy (OpenBLAS) and
 # the OpenMP runtime start, so import convnet first; a value the user set wins.
 _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

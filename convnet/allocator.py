@@ -4,8 +4,7 @@ A training step creates and frees arrays of 5-20 MB (layer outputs, gradients). 
 serves blocks that large with fresh ``mmap`` pages, or gives the top of its heap back to the OS
 when they are freed, so the next batch faults every page in again, one 4 KB page at a time, each
 zeroed by the kernel: ~2,000 page faults per step. Raising the thresholds keeps the freed memory
-in the process for the next batch (measured in a ``fit``: 100 -> 91 ms per 128-image step; the
-max-pool backward alone 8.7 -> 3.3 ms, since its output was all fresh pages).
+in the process for the next batch (what that saves: ``benchmarks/README.md``).
 
 The cost: memory freed by convnet stays with the process (up to the 1 GB trim threshold) instead
 of going back to the OS; peak memory does not grow. Only glibc (Linux) has these knobs; elsewhere

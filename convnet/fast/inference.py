@@ -18,7 +18,7 @@ import numpy as np
 from convnet import threads
 from convnet.layers.base import Layer
 
-CHUNK = 8    # samples per task (measured in benchmarks/README.md: 8 beats 2 and 32)
+CHUNK = 8    # samples per task: 2 pays Python's cost per call, 32 leaves the cache
 
 
 def leading_layers(layers: Sequence[Layer]) -> int:

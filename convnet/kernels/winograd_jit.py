@@ -9,8 +9,8 @@ channels-last images, and vectorised by the compiler.
 
 Each pass over the channels writes (or reads) 6 of the 36 matrices ``v[e]``: they lie a whole
 matrix apart in memory, all in the same cache set, and more streams at once than the L1 cache's
-associativity thrash it (the first version, 16 streams at once for F(2x2, 3x3), took 1.9 ms for
-8 of the tutorial's images where 4 at once took 0.23 ms).
+associativity thrash it, so the loops touch few of them at a time (the measurement is in
+``benchmarks/README.md``, "Why the code is shaped as it is").
 """
 
 from __future__ import annotations
