@@ -37,9 +37,12 @@ from convnet import (  # noqa: E402
     optimizers,
     utils,
 )
+from convnet.graph import Input  # noqa: E402
+from convnet.models import Model, Sequential  # noqa: E402
 from convnet.profiling import profile  # noqa: E402
 
 __version__ = "0.1.0"
 
 __all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "utils", "profile", "__version__"]
+           "metrics", "models", "optimizers", "utils", "profile", "Input", "Model", "Sequential",
+           "__version__"]

@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 from convnet.datasets import fashion_mnist, mnist  # noqa: E402
 from convnet.datasets.mnist import DatasetError  # noqa: E402
 from convnet.tutorial import tutorial_model
-from convnet.models import Sequential, load_model, model_from_json  # noqa: E402
+from convnet.models import Model, load_model, model_from_json  # noqa: E402
 from convnet.preprocessing import ImageError  # noqa: E402
 from convnet.saving import CorruptFileError, FormatError  # noqa: E402
 
@@ -43,7 +43,7 @@ def _load_dataset(name: str, limit: int | None = None):
     return (prep(x), y), (prep(xt), yt)
 
 
-def _load(model_file: str, weights: str | None) -> Sequential:
+def _load(model_file: str, weights: str | None) -> Model:
     for f in (model_file, weights):
         if f is not None and not Path(f).is_file():
             raise CommandError(f"file not found: {f}")

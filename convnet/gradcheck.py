@@ -93,7 +93,8 @@ def _to_float64(layer: Layer) -> None:
     if layer.built and layer.dtype != "float64":
         for key in layer.params:
             layer.params[key] = layer.params[key].astype(np.float64)
-            layer.grads[key] = np.zeros_like(layer.params[key])
+            if key in layer.grads:
+                layer.grads[key] = np.zeros_like(layer.params[key])
         layer.dtype = "float64"
 
 
@@ -184,6 +185,8 @@ def check_layer(layer: Layer, input_shape: tuple, batch_size: int = 2, *, h: flo
         result.checks.append(_compare(layer.name, "input", dx, numeric(x),
                                       _sample_indices(x.shape, max_elements, rng), floor))
         for key, value in layer.params.items():
+            if key not in grads:                      # a non-trainable weight: no gradient
+                continue
             result.checks.append(_compare(layer.name, key, grads[key], numeric(value),
                                           _sample_indices(value.shape, max_elements, rng), floor))
     if verbose:
@@ -242,6 +245,8 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, toleran
                                       _sample_indices(x.shape, max_elements, rng), floor))
         for layer in model.layers:
             for key, value in layer.params.items():
+                if key not in layer.grads:            # a non-trainable weight: no gradient
+                    continue
                 result.checks.append(_compare(layer.name, key, layer.grads[key].copy(),
                                               numeric(value),
                                               _sample_indices(value.shape, max_elements, rng),

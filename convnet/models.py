@@ -1,4 +1,5 @@
-"""Sequential: a stack of layers trained by backpropagation.
+"""Models: ``Model(inputs, outputs)`` (a graph of layers, :mod:`convnet.graph`) and its special
+case ``Sequential`` (a stack), both trained by backpropagation.
 
 One training step on a batch ``(x, y)``::
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from convnet import backend, losses, optimizers, threads, utils
+from convnet import backend, graph, losses, optimizers, threads, utils
 from convnet import callbacks as callbacks_module
 from convnet import metrics as metrics_module
 from convnet.fast import inference
@@ -30,17 +31,63 @@ from convnet.layers.base import Layer, format_shape
 from convnet.progress import ProgressBar, format_logs
 
 
-class Sequential:
-    """A linear stack of layers, with Keras's ``add``/``compile``/``fit``/``evaluate``/``predict``.
+class Model:
+    """A graph of layers from ``inputs`` to ``outputs`` (Keras's functional API), with
+    ``compile``/``fit``/``evaluate``/``predict``/``summary``::
 
-    ``layers`` lists the layers; the model is *built* (all parameters exist) once the input shape
-    is known, from the first layer's ``input_shape`` or the first batch it sees.
+        inputs = convnet.Input(shape=(28, 28, 1))
+        x = Conv2D(32, 3, activation="relu")(inputs)
+        shortcut = x
+        x = Conv2D(32, 3, padding="same")(x)
+        x = Add()([x, shortcut])                   # a residual connection: gradients add
+        outputs = Dense(10, activation="softmax")(Flatten()(x))
+        model = Model(inputs, outputs)
+
+    Forward runs the graph's nodes in topological order, backward in reverse
+    (:mod:`convnet.graph`). Several inputs take a list of arrays; several outputs give a list
+    (``fit`` takes one output). ``Model(model.input, model.layers[i].output)`` shares the layers
+    and shows the feature maps of any layer.
     """
 
-    def __init__(self, layers: list | None = None, name: str | None = None):
-        self.name = name or "sequential"
+    input_shape: tuple | None
+
+    def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model: unsupported arguments {sorted(kwargs)}")
+        self._init_state(name or "functional")
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs): give the symbolic inputs (keras.Input) and "
+                            "outputs; subclassing Model is not supported, use Sequential or the "
+                            "functional API")
+        self._single_input = not isinstance(inputs, (list, tuple))
+        self._single_output = not isinstance(outputs, (list, tuple))
+        self._inputs = [inputs] if self._single_input else list(inputs)
+        self._outputs = [outputs] if self._single_output else list(outputs)
+        for what, tensors in (("inputs", self._inputs), ("outputs", self._outputs)):
+            if not tensors or not all(isinstance(t, graph.SymbolicTensor) for t in tensors):
+                raise TypeError(f"Model: {what} must be symbolic tensors (keras.Input(...) and "
+                                f"what layers made of it), got {tensors!r}")
+        for t in self._inputs:
+            if t.node is not None and type(t.node.layer).__name__ != "InputLayer":
+                raise ValueError(f"Model: inputs must come from keras.Input, got {t!r}")
+        self._nodes = graph.nodes_between(self._inputs, self._outputs)
+        seen: set[int] = set()
+        for layer in [t.node.layer for t in self._inputs if t.node is not None] + \
+                [n.layer for n in self._nodes]:
+            if id(layer) not in seen:
+                seen.add(id(layer))
+                self.layers.append(layer)
+        names = [layer.name for layer in self.layers]
+        clash = sorted({n for n in names if names.count(n) > 1})
+        if clash:
+            raise ValueError(f"Model: layer names must be unique, {clash} appear twice")
+        self.input_shape = tuple(self._inputs[0].shape[1:])
+
+    def _init_state(self, name: str) -> None:
+        self.name = name
         self.layers: list[Layer] = []
-        self.input_shape: tuple | None = None
+        self.input_shape = None
+        self._values: dict | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: str | None = None
         self.metrics_names: list[str] = []
@@ -48,53 +95,61 @@ class Sequential:
         self.stop_reason: str | None = None
         self.nonfinite: str | None = None
         self.history: callbacks_module.History | None = None
-        for layer in layers or []:
-            self.add(layer)
 
-    # ----- building -------------------------------------------------------------------------
-    def add(self, layer: Layer) -> None:
-        """Append a layer; its shape is checked against the previous layer's output right away."""
-        if not isinstance(layer, Layer):
-            raise TypeError(f"Sequential.add expects a convnet layer, got {layer!r}")
-        if any(other.name == layer.name for other in self.layers):
-            raise ValueError(f"Sequential.add: a layer named '{layer.name}' is already in the "
-                             "model; layer names must be unique")
-        if any(other is layer for other in self.layers):
-            raise ValueError(f"Sequential.add: {layer!r} is already in the model")
-        self.layers.append(layer)
-        if len(self.layers) == 1:
-            declared = layer.declared_input_shape
-            if declared is not None:
-                self.build((None,) + tuple(declared))
-        elif self.layers[-2].built:
-            try:
-                layer.build(self.layers[-2].built_shapes()[1])
-            except Exception:
-                self.layers.pop()
-                raise
+    # ----- the graph --------------------------------------------------------------------------
+    @property
+    def inputs(self) -> list:
+        """The symbolic inputs (``keras.Input`` tensors)."""
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list:
+        """The symbolic outputs."""
+        return list(self._outputs)
+
+    @property
+    def input(self):
+        """The symbolic input (a list for several)."""
+        return self._inputs[0] if self._single_input else self.inputs
+
+    @property
+    def output(self):
+        """The symbolic output (a list for several)."""
+        return self._outputs[0] if self._single_output else self.outputs
+
+    def _output_layer(self) -> Layer:
+        node = self._outputs[0].node
+        assert node is not None
+        return node.layer
 
     @property
     def built(self) -> bool:
-        return bool(self.layers) and all(layer.built for layer in self.layers)
+        return True
 
     def build(self, input_shape: tuple) -> None:
-        """Build every layer for a batch shape such as ``(None, 28, 28, 1)``."""
-        if not self.layers:
-            raise ValueError("Sequential.build: the model has no layers; add some first")
-        shape = tuple(input_shape)[1:]
-        self.input_shape = shape
-        for layer in self.layers:
-            shape = layer.build(shape) if not layer.built else layer.built_shapes()[1]
+        """A graph model is built when made (its inputs have shapes)."""
 
     @property
-    def output_shape(self) -> tuple | None:
-        return (None,) + tuple(self.layers[-1].built_shapes()[1]) if self.built else None
+    def output_shape(self):
+        shapes = [tuple(t.shape) for t in self._outputs]
+        return shapes[0] if self._single_output else shapes
 
-    def _ensure_built(self, x: np.ndarray) -> None:
-        if not self.layers:
-            raise ValueError("The model has no layers; add some with model.add(...)")
-        if not self.built:
-            self.build((None,) + tuple(x.shape[1:]))
+    def _ensure_built(self, x) -> None:
+        pass
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """A layer by name, or by position in ``layers``."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r}; the layers are "
+                         f"{[layer.name for layer in self.layers]}")
+
+    def __call__(self, x, training: bool = False):
+        """``model(x)``: the output for arrays (as ``predict`` in one batch)."""
+        return self.forward(x, training=training)
 
     # ----- compile / train ------------------------------------------------------------------
     def compile(self, loss=None, optimizer="adadelta", metrics=None, **kwargs) -> None:
@@ -115,7 +170,7 @@ class Sequential:
                                "optimizer=..., metrics=[...]) first")
 
     def _fused_softmax(self) -> bool:
-        return (getattr(self.layers[-1], "activation", None) == "softmax"
+        return (getattr(self._output_layer(), "activation", None) == "softmax"
                 and self.loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"))
 
     def train_on_batch(self, x, y) -> list[float]:
@@ -135,13 +190,19 @@ class Sequential:
         with np.errstate(invalid="ignore", over="ignore"):
             return self._train_step_unchecked(x, y)
 
-    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
-        """Every layer's ``forward`` in turn on one batch (no blocks, no per-core pass): the
-        output the backward pass starts from when ``training``."""
-        out = x
-        for layer in self.layers:
-            out = layer.forward(out, training=training)
-        return out
+    def forward(self, x, training: bool = False):
+        """The graph's output for ``x`` (a list of arrays for several inputs): every node's
+        ``forward`` in topological order, on one batch; a list for several outputs."""
+        arrays = [x] if self._single_input else list(x)
+        if len(arrays) != len(self._inputs):
+            raise ValueError(f"{self.name}: expects {len(self._inputs)} input arrays, got "
+                             f"{len(arrays)}")
+        arrays = [layer.check_input(a) for layer, a in
+                  zip([t.node.layer for t in self._inputs if t.node is not None], arrays)]
+        values = graph.forward(self._nodes, self._inputs, arrays, training)
+        self._values = values if training else None
+        outs = [values[t.id] for t in self._outputs]
+        return outs[0] if self._single_output else outs
 
     def _train_step_unchecked(self, x: np.ndarray, y: np.ndarray) -> list[float]:
         out = self.forward(x, training=True)
@@ -169,46 +230,22 @@ class Sequential:
             return losses.softmax_crossentropy_gradient(y, out, sparse=sparse)
         return self._loss_grad(y, out)
 
-    def backward_steps(self, input_gradient: bool = False):
-        """The backward calls from the last layer to the first, after a training forward pass:
-        yields ``(layers covered, call)``, ``call(grad)`` returning the gradient for the layer
-        below; the first call takes :meth:`output_gradient`'s result.
-
-        Each layer's ``backward`` in turn (the last layer's ``backward_preactivation`` when the
-        softmax gradient is fused); where a layer can take the next one's backward pass with its
-        own (``Layer.fuses_backward_of``: Conv2D under MaxPooling2D), one call covers both: the
-        same numbers, one full-size gradient fewer in memory. The first layer computes dL/dx
-        only with ``input_gradient`` (training needs none). Asked lazily, so each step sees the
-        layers as the steps above left them."""
-        layers, first = self.layers, self.layers[0]
-        i = len(layers) - 1
-        if self._fused_softmax():
-            last = layers[-1]
-            yield (last,), functools.partial(
-                last.backward_preactivation,                        # type: ignore[attr-defined]
-                input_gradient=input_gradient or last is not first)
-            i -= 1
-        while i >= 0:
-            layer, below = layers[i], layers[i - 1] if i > 0 else None
-            if below is not None and below.fuses_backward_of(layer):
-                yield (below, layer), functools.partial(
-                    below.backward_fused, layer,
-                    input_gradient=input_gradient or below is not first)
-                i -= 2
-            else:
-                yield (layer,), functools.partial(
-                    layer.backward, input_gradient=input_gradient or layer is not first)
-                i -= 1
-
     def backward(self, y: np.ndarray, out: np.ndarray,
                  input_gradient: bool = False) -> np.ndarray | None:
-        """Backpropagate the loss of targets ``y`` from the training output ``out`` through
-        every layer (:meth:`output_gradient`, then :meth:`backward_steps`): fills every layer's
-        ``grads``; returns dL/d(input) with ``input_gradient``, else None."""
-        grad: np.ndarray | None = self.output_gradient(y, out)
-        for _, call in self.backward_steps(input_gradient):
-            grad = call(grad)
-        return grad
+        """Backpropagate the loss of targets ``y`` from the training output ``out`` through the
+        graph (:func:`convnet.graph.backward`: nodes in reverse order, gradients added where a
+        tensor feeds several layers): fills every layer's ``grads``; returns dL/d(input) with
+        ``input_gradient`` (a list for several inputs), else None."""
+        if not self._single_output:
+            raise ValueError(f"{self.name}: training needs one output; this model has "
+                             f"{len(self._outputs)}")
+        grads = graph.backward(self._nodes, self._inputs, self._outputs,
+                               [self.output_gradient(y, out)],
+                               preactivation=self._fused_softmax(),
+                               input_gradient=input_gradient, values=self._values)
+        if not input_gradient:
+            return None
+        return grads[0] if self._single_input else grads  # type: ignore[return-value]
 
     def _stop_on_nonfinite(self, epoch: int, step: int, bar) -> None:
         """TerminateOnNaN, always on: stop, keep the weights from before the bad batch."""
@@ -227,7 +264,8 @@ class Sequential:
         for layer in self.layers:
             if layer.trainable:
                 for key, value in layer.params.items():
-                    yield f"{layer.name}/{key}", value, layer.grads[key]
+                    if key in layer.grads:            # not the non-trainable weights
+                        yield f"{layer.name}/{key}", value, layer.grads[key]
 
     def _scores(self, y: np.ndarray, out: np.ndarray) -> list[float]:
         scores = [float(np.mean(self._loss_fn(y, out)))]
@@ -320,18 +358,12 @@ class Sequential:
         return history
 
     # ----- inference ------------------------------------------------------------------------
-    def _forward(self, x: np.ndarray) -> np.ndarray:
-        """Inference output for a block of samples (predict, evaluate). On the fast engine the
-        leading convolution and pooling layers run per core (:mod:`convnet.fast.inference`)."""
-        layers = self.layers
-        leading = inference.leading_layers(layers) if self._per_core_inference() else 0
-        if leading and len(x) > self.CHUNK:
-            x = inference.forward_per_core(layers[0].check_input(x), layers[:leading],
-                                           self.CHUNK)
-            layers = layers[leading:]
-        for layer in layers:
-            x = layer.forward(x, training=False)
-        return x
+    def _forward(self, x: np.ndarray):
+        """Inference output for a block of samples (predict, evaluate)."""
+        values = graph.forward(self._nodes, self._inputs, [self.layers[0].check_input(x)],
+                               training=False)
+        outs = [values[t.id] for t in self._outputs]
+        return outs[0] if self._single_output else outs
 
     INFERENCE_BLOCK = 512   # samples per forward pass in predict/evaluate (see predict)
     CHUNK = inference.CHUNK  # samples per task of a per-core worker
@@ -352,16 +384,18 @@ class Sequential:
         x = self._check_x(x, "predict")
         batch_size = _positive_int(32 if batch_size is None else batch_size, "predict: batch_size")
         step = self.INFERENCE_BLOCK      # batch_size changes neither the result nor memory
-        out = None
+        outs: list[np.ndarray] | None = None
         for start in range(0, len(x), step):
-            part = self._forward(x[start:start + step])
-            if out is None:
-                out = np.empty((len(x),) + part.shape[1:], dtype=part.dtype)
-            out[start:start + len(part)] = part
-        if out is None:
-            last = self.layers[-1]
-            out = np.empty((0,) + tuple(last.built_shapes()[1]), dtype=last.dtype)
-        return out
+            parts = self._forward(x[start:start + step])
+            parts = parts if isinstance(parts, list) else [parts]
+            if outs is None:
+                outs = [np.empty((len(x),) + p.shape[1:], dtype=p.dtype) for p in parts]
+            for out, part in zip(outs, parts):
+                out[start:start + len(part)] = part
+        if outs is None:
+            outs = [np.empty((0,) + tuple(shape[1:]), dtype=self.layers[-1].dtype)
+                    for shape in self._output_shapes()]
+        return outs[0] if len(outs) == 1 else outs  # type: ignore[return-value]
 
     def evaluate(self, x=None, y=None, batch_size: int | None = None,
                  verbose: int = 1) -> list[float] | float:
@@ -383,10 +417,17 @@ class Sequential:
                   f"{format_logs(dict(zip(self.metrics_names, results)))}")
         return results if len(results) > 1 else results[0]
 
+    def _output_shapes(self) -> list[tuple]:
+        shape = self.output_shape
+        return shape if isinstance(shape, list) else [shape]
+
     # ----- checks ---------------------------------------------------------------------------
     def _check_x(self, x, what: str) -> np.ndarray:
         if x is None:
             raise ValueError(f"{what}: x is required")
+        if len(getattr(self, "_inputs", ())) > 1:
+            raise ValueError(f"{what}: models with several inputs run with model([x1, x2, ...]) "
+                             "for now; fit, evaluate and predict take one input")
         if not isinstance(x, np.ndarray):
             try:
                 x = np.asarray(x)
@@ -417,8 +458,11 @@ class Sequential:
         if len(y) != len(x):
             raise ValueError(f"{what}: x and y hold different numbers of samples "
                              f"({len(x)} vs {len(y)})")
-        out_shape = tuple(self.layers[-1].built_shapes()[1])
-        last = self.layers[-1]
+        if len(self._output_shapes()) > 1:
+            raise ValueError(f"{what}: training and evaluation need one output; this model has "
+                             f"{len(self._output_shapes())}")
+        last = self._output_layer()
+        out_shape = tuple(last.built_shapes()[1])
         if self.loss == "sparse_categorical_crossentropy":
             labels = y.reshape(len(y), -1)
             if labels.shape[1] != 1:
@@ -542,19 +586,200 @@ class Sequential:
                            for layer in self.layers]}
 
 
+class Sequential(Model):
+    """A linear stack of layers (``Model``'s simplest graph), with Keras's ``add``.
+
+    ``layers`` lists the layers; the model is *built* (all parameters exist) once the input shape
+    is known: from ``keras.Input(shape)`` first, the first layer's ``input_shape``, or the first
+    batch it sees. On the fast engine ``predict`` runs the leading convolution and pooling layers
+    per core, and training fuses a Conv2D's backward pass with the max-pooling layer above it.
+    """
+
+    def __init__(self, layers: list | None = None, name: str | None = None):
+        self._init_state(name or "sequential")
+        self._declared_input: tuple | None = None
+        self._symbolic: tuple | None = None
+        for layer in layers or []:
+            self.add(layer)
+
+    def add(self, layer) -> None:
+        """Append a layer; its shape is checked against the previous layer's output right away.
+        ``keras.Input(shape)`` or an ``InputLayer`` first sets the input shape (and is not one
+        of ``layers``, as in Keras)."""
+        from convnet.layers.input_layer import InputLayer
+
+        if isinstance(layer, graph.SymbolicTensor) and layer.node is not None:
+            layer = layer.node.layer                     # keras.Input(...) -> its InputLayer
+        if isinstance(layer, InputLayer):
+            if self.layers:
+                raise ValueError("Sequential.add: an Input can only come first")
+            self._declared_input = tuple(layer.built_shapes()[0])
+            return
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential.add expects a convnet layer, got {layer!r}")
+        if any(other.name == layer.name for other in self.layers):
+            raise ValueError(f"Sequential.add: a layer named '{layer.name}' is already in the "
+                             "model; layer names must be unique")
+        if any(other is layer for other in self.layers):
+            raise ValueError(f"Sequential.add: {layer!r} is already in the model")
+        self.layers.append(layer)
+        if len(self.layers) == 1:
+            declared = layer.declared_input_shape or self._declared_input
+            if declared is not None:
+                self.build((None,) + tuple(declared))
+        elif self.layers[-2].built:
+            try:
+                layer.build(self.layers[-2].built_shapes()[1])
+            except Exception:
+                self.layers.pop()
+                raise
+
+    @property
+    def built(self) -> bool:
+        return bool(self.layers) and all(layer.built for layer in self.layers)
+
+    def build(self, input_shape: tuple) -> None:
+        """Build every layer for a batch shape such as ``(None, 28, 28, 1)``."""
+        if not self.layers:
+            raise ValueError("Sequential.build: the model has no layers; add some first")
+        shape = tuple(input_shape)[1:]
+        self.input_shape = shape
+        for layer in self.layers:
+            shape = layer.build(shape) if not layer.built else layer.built_shapes()[1]
+
+    @property
+    def output_shape(self) -> tuple | None:
+        return (None,) + tuple(self.layers[-1].built_shapes()[1]) if self.built else None
+
+    def _ensure_built(self, x: np.ndarray) -> None:
+        if not self.layers:
+            raise ValueError("The model has no layers; add some with model.add(...)")
+        if not self.built:
+            self.build((None,) + tuple(x.shape[1:]))
+
+
+    def _output_layer(self) -> Layer:
+        if not self.layers:
+            raise ValueError("The model has no layers; add some with model.add(...)")
+        return self.layers[-1]
+
+    def _symbolic_graph(self) -> tuple:
+        """``(input, output)`` symbolic tensors through the stack, made once it is built, so
+        that ``Model(model.input, model.layers[i].output)`` can share its layers."""
+        if self._symbolic is None:
+            if not self.built or self.input_shape is None:
+                raise AttributeError("Sequential: the model has no input yet; give the first "
+                                     "layer an input_shape, start with keras.Input(shape), or "
+                                     "build it")
+            start = graph.Input(shape=self.input_shape, dtype=self.layers[0].dtype)
+            out = start
+            for layer in self.layers:
+                out = layer(out)
+            self._symbolic = (start, out)
+        return self._symbolic
+
+    @property
+    def inputs(self) -> list:
+        return [self._symbolic_graph()[0]]
+
+    @property
+    def outputs(self) -> list:
+        return [self._symbolic_graph()[1]]
+
+    @property
+    def input(self):
+        return self._symbolic_graph()[0]
+
+    @property
+    def output(self):
+        return self._symbolic_graph()[1]
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer (Keras's ``pop``)."""
+        if not self.layers:
+            raise ValueError("Sequential.pop: the model has no layers")
+        self._symbolic = None
+        return self.layers.pop()
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:  # type: ignore[override]
+        """Every layer's ``forward`` in turn on one batch (no blocks, no per-core pass): the
+        output the backward pass starts from when ``training``."""
+        out = x
+        for layer in self.layers:
+            out = layer.forward(out, training=training)
+        return out
+
+
+    def backward_steps(self, input_gradient: bool = False):
+        """The backward calls from the last layer to the first, after a training forward pass:
+        yields ``(layers covered, call)``, ``call(grad)`` returning the gradient for the layer
+        below; the first call takes :meth:`output_gradient`'s result.
+
+        Each layer's ``backward`` in turn (the last layer's ``backward_preactivation`` when the
+        softmax gradient is fused); where a layer can take the next one's backward pass with its
+        own (``Layer.fuses_backward_of``: Conv2D under MaxPooling2D), one call covers both: the
+        same numbers, one full-size gradient fewer in memory. The first layer computes dL/dx
+        only with ``input_gradient`` (training needs none). Asked lazily, so each step sees the
+        layers as the steps above left them."""
+        layers, first = self.layers, self.layers[0]
+        i = len(layers) - 1
+        if self._fused_softmax():
+            last = layers[-1]
+            yield (last,), functools.partial(
+                last.backward_preactivation,                        # type: ignore[attr-defined]
+                input_gradient=input_gradient or last is not first)
+            i -= 1
+        while i >= 0:
+            layer, below = layers[i], layers[i - 1] if i > 0 else None
+            if below is not None and below.fuses_backward_of(layer):
+                yield (below, layer), functools.partial(
+                    below.backward_fused, layer,
+                    input_gradient=input_gradient or below is not first)
+                i -= 2
+            else:
+                yield (layer,), functools.partial(
+                    layer.backward, input_gradient=input_gradient or layer is not first)
+                i -= 1
+
+    def backward(self, y: np.ndarray, out: np.ndarray,
+                 input_gradient: bool = False) -> np.ndarray | None:
+        """Backpropagate the loss of targets ``y`` from the training output ``out`` through
+        every layer (:meth:`output_gradient`, then :meth:`backward_steps`): fills every layer's
+        ``grads``; returns dL/d(input) with ``input_gradient``, else None."""
+        grad: np.ndarray | None = self.output_gradient(y, out)
+        for _, call in self.backward_steps(input_gradient):
+            grad = call(grad)
+        return grad
+
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        """Inference output for a block of samples (predict, evaluate). On the fast engine the
+        leading convolution and pooling layers run per core (:mod:`convnet.fast.inference`)."""
+        layers = self.layers
+        leading = inference.leading_layers(layers) if self._per_core_inference() else 0
+        if leading and len(x) > self.CHUNK:
+            x = inference.forward_per_core(layers[0].check_input(x), layers[:leading],
+                                           self.CHUNK)
+            layers = layers[leading:]
+        for layer in layers:
+            x = layer.forward(x, training=False)
+        return x
+
+
+
 def _positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def model_from_json(json_string: str, custom_objects=None) -> Sequential:
+def model_from_json(json_string: str, custom_objects=None) -> Model:
     """Build a model from Keras JSON (tf-keras, Keras 3 or 2018 Keras 2.2 dialect)."""
     from convnet import saving
     return saving.model_from_json(json_string, custom_objects)
 
 
-def load_model(filepath) -> Sequential:
+def load_model(filepath) -> Model:
     """Load a whole model saved with ``model.save`` (or Keras 2's ``model.save('x.h5')``)."""
     from convnet import saving
     return saving.load_model(filepath)

@@ -1,11 +1,43 @@
 """Layers, with Keras's names and arguments. Each follows the protocol in :mod:`.base`."""
 
+from convnet.graph import Input  # noqa: E402  (keras.layers.Input, as tf-keras spells it)
+from convnet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from convnet.layers.base import Layer
 from convnet.layers.conv import Conv2D
 from convnet.layers.core import Activation, Dense, Dropout, Flatten
+from convnet.layers.global_pooling import (
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling2D,
+)
+from convnet.layers.input_layer import InputLayer
+from convnet.layers.merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from convnet.layers.normalization import BatchNormalization
 from convnet.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from convnet.layers.reshaping import Cropping2D, Permute, Reshape, ZeroPadding2D
 
 Convolution2D = Conv2D
 
 __all__ = ["Layer", "Conv2D", "Convolution2D", "Dense", "Flatten", "Dropout", "Activation",
-           "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D"]
+           "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
+           "ZeroPadding2D", "Cropping2D", "Reshape", "Permute", "GlobalAveragePooling2D",
+           "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "Softmax", "ReLU",
+           "LeakyReLU", "ELU", "PReLU", "Input", "InputLayer", "Add", "Subtract", "Multiply",
+           "Average", "Maximum", "Minimum", "Concatenate", "add", "subtract", "multiply",
+           "average", "maximum", "minimum", "concatenate"]

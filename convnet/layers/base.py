@@ -10,7 +10,7 @@ A layer is a function with parameters and a hand-written derivative:
 * ``backward(dy)`` -- given dL/dy, return dL/dx and **overwrite** ``grads`` with dL/dparams.
   Calling it twice gives the same gradients (it never accumulates). It needs a ``forward`` first.
 * ``params`` / ``grads`` -- dicts from Keras weight names (``"kernel"``, ``"bias"``) to arrays of
-  equal shape.
+  equal shape (``grads`` leaves out the ``non_trainable_names``, weights no optimizer touches).
 * ``get_config()`` / ``from_config()`` -- hyperparameters in Keras's names;
   ``get_weights()`` / ``set_weights()`` -- parameter arrays in Keras's order.
 
@@ -94,6 +94,44 @@ class Layer:
         self._has_forward = False
 
     # ----- the protocol ---------------------------------------------------------------------
+    takes_list = False      # True for layers whose input is a list of arrays (Add, Concatenate)
+
+    def __call__(self, inputs, training: bool = False):
+        """``layer(x)``: on arrays, the forward pass (inference unless ``training``); on
+        symbolic tensors (``keras.Input`` and what layers made of it), a new node of a model's
+        graph (:mod:`convnet.graph`), returning the symbolic output."""
+        from convnet import graph
+
+        if graph.is_symbolic(inputs):
+            return graph.call_symbolic(self, inputs)
+        return self.forward(inputs, training=training)
+
+    def record_node(self, node) -> None:
+        """Remember a call on symbolic tensors (``layer.input`` / ``layer.output``)."""
+        self.__dict__.setdefault("_nodes", []).append(node)
+
+    def _only_node(self, what: str):
+        nodes = self.__dict__.get("_nodes", [])
+        if not nodes:
+            raise AttributeError(f"{self.describe()} has never been called on a symbolic tensor, "
+                                 f"so it has no {what}; call it on keras.Input(...) first")
+        if len(nodes) > 1:
+            raise AttributeError(f"{self.describe()} has been called {len(nodes)} times, so its "
+                                 f"{what} is ambiguous")
+        return nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's one call (a list for several inputs)."""
+        node = self._only_node("input")
+        return node.inputs[0] if len(node.inputs) == 1 and not self.takes_list else node.inputs
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's one call: ``Model(model.input,
+        model.layers[0].output)`` shows a layer's feature maps."""
+        return self._only_node("output").output
+
     def build(self, input_shape: tuple) -> tuple:
         """Create parameters for per-sample ``input_shape``; return the per-sample output shape."""
         input_shape = _check_build_shape(self, input_shape)
@@ -101,7 +139,8 @@ class Layer:
             self.dtype = backend.floatx()
         self.output_shape = tuple(self._build(input_shape))
         self.input_shape = input_shape
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()
+                      if k not in self.non_trainable_names}
         self.built = True
         return self.output_shape
 
@@ -176,6 +215,11 @@ class Layer:
     def from_config(cls, config: dict) -> Layer:
         """Rebuild a layer from :meth:`get_config`'s output."""
         return cls(**config)
+
+    non_trainable_names: tuple[str, ...] = ()
+    """Weights the layer updates itself and never trains (BatchNormalization's moving mean and
+    variance): in ``params`` (saved, loaded, in ``get_weights``), but with no entry in
+    ``grads``, so no optimizer touches them."""
 
     def weight_names(self) -> list[str]:
         """Parameter names in Keras's order (kernel before bias)."""

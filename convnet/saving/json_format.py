@@ -38,6 +38,20 @@ LAYER_CLASSES: dict[str, type] = {
     "Dropout": layers_module.Dropout,
     "Flatten": layers_module.Flatten,
     "Activation": layers_module.Activation,
+    "BatchNormalization": layers_module.BatchNormalization,
+    "ZeroPadding2D": layers_module.ZeroPadding2D,
+    "Cropping2D": layers_module.Cropping2D,
+    "Reshape": layers_module.Reshape,
+    "Permute": layers_module.Permute,
+    "GlobalAveragePooling2D": layers_module.GlobalAveragePooling2D,
+    "GlobalAvgPool2D": layers_module.GlobalAveragePooling2D,
+    "GlobalMaxPooling2D": layers_module.GlobalMaxPooling2D,
+    "GlobalMaxPool2D": layers_module.GlobalMaxPooling2D,
+    "Softmax": layers_module.Softmax,
+    "ReLU": layers_module.ReLU,
+    "LeakyReLU": layers_module.LeakyReLU,
+    "ELU": layers_module.ELU,
+    "PReLU": layers_module.PReLU,
 }
 
 # Keys Keras writes that carry no meaning for convnet (bookkeeping, or defaults we enforce).
