@@ -542,7 +542,8 @@ class Model:
         for i, r in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
             print_fn(("_" if i < len(rows) - 1 else "=") * total)
-        trainable = sum(layer.count_params() for layer in self.layers if layer.trainable)
+        trainable = sum(value.size for layer in self.layers if layer.trainable
+                        for key, value in layer.params.items() if key in layer.grads)
         print_fn(f"Total params: {self.count_params():,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {self.count_params() - trainable:,}")
