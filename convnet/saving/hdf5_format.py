@@ -16,6 +16,12 @@ Reading picks the layout from the file's *content*: a ``layer_names`` attribute 
 Legacy weights go to the model's layers *by order* of layers that have weights (not by name, not
 by HDF5's alphabetical order); Keras 3 weights by class-name keys (never by layer name).
 Everything is read and checked before any weight changes, so a failed load changes nothing.
+
+Functional models: layers go in Keras's order (:func:`~convnet.saving.functional_config.
+keras_layers`), their ``InputLayer`` s included (no weights; Keras 3 gives them groups
+``layers/input_layer``, ``layers/input_layer_1``, ... with empty ``vars``). A legacy file is
+matched to a functional model by layer name when the names agree (Keras's own files), else by
+order.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ import numpy as np
 from convnet.layers.base import snake_case
 from convnet.saving.atomic import atomic_path
 from convnet.saving.errors import CorruptFileError, FormatError, WeightsMismatchError
+from convnet.saving.functional_config import is_functional, keras_layers
 from convnet.saving.json_format import PORTABLE_HEADER, to_json
 
 STR = h5py.string_dtype()
@@ -87,10 +94,11 @@ def _open(path) -> h5py.File:
 # ----- writing ---------------------------------------------------------------------------------
 def write_legacy_group(group: h5py.Group | h5py.File, model) -> None:
     """Write the Keras 2 legacy weight layout into ``group``."""
-    group.attrs.create("layer_names", [layer.name for layer in model.layers], dtype=STR)
+    layers = keras_layers(model)
+    group.attrs.create("layer_names", [layer.name for layer in layers], dtype=STR)
     group.attrs["backend"] = PORTABLE_HEADER["backend"]
     group.attrs["keras_version"] = PORTABLE_HEADER["keras_version"]
-    for layer in model.layers:
+    for layer in layers:
         g = group.create_group(layer.name)
         names = [f"{layer.name}/{key}:0" for key in layer.weight_names()]
         if names:
@@ -104,7 +112,8 @@ def write_legacy_group(group: h5py.Group | h5py.File, model) -> None:
 def write_keras3(file: h5py.File, model) -> None:
     """Write the Keras 3 ``.weights.h5`` layout."""
     layers_group = file.create_group("layers")
-    for key, layer in zip(keras3_keys(model.layers), model.layers):
+    layers = keras_layers(model)
+    for key, layer in zip(keras3_keys(layers), layers):
         v = layers_group.create_group(key).create_group("vars")
         v.attrs["name"] = layer.name
         for i, value in enumerate(layer.get_weights()):
@@ -157,7 +166,11 @@ def read_legacy(group, model, path) -> list[tuple]:
             except KeyError as exc:
                 raise FormatError(f"{path}: layer {name!r} lists a weight the file lacks "
                                   f"({exc})") from None
-    targets = [layer for layer in model.layers if layer.params]
+    targets = [layer for layer in keras_layers(model) if layer.params]
+    by_name = dict(saved)
+    if is_functional(model) and len(saved) == len(targets) and \
+            all(layer.name in by_name for layer in targets):
+        saved = [(layer.name, by_name[layer.name]) for layer in targets]
     if len(saved) != len(targets):
         raise WeightsMismatchError(
             f"{path}: the file holds weights for {len(saved)} layers "
@@ -169,9 +182,10 @@ def read_legacy(group, model, path) -> list[tuple]:
 
 def _read_keras3(file, model, path) -> list[tuple]:
     layers_group = file["layers"]
-    keys = keras3_keys(model.layers)
+    layers = keras_layers(model)
+    keys = keras3_keys(layers)
     pairs = []
-    for key, layer in zip(keys, model.layers):
+    for key, layer in zip(keys, layers):
         if key not in layers_group:
             if layer.params:
                 raise WeightsMismatchError(f"{path}: no weights for layer {layer.name!r} (group "

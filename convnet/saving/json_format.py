@@ -13,7 +13,11 @@ Read (``model_from_json``):
 * Keras 2.2 (2018): ``config`` a list *or* a dict, no InputLayer, ``batch_input_shape`` on the
   first layer, ``VarianceScaling`` initialisers.
 
-Safety: only the layer classes in ``LAYER_CLASSES`` are built; nothing named in a file is
+Functional models (``class_name`` ``Functional`` or ``Model``, layers with ``inbound_nodes``) are
+written and read by :mod:`convnet.saving.functional_config`, with these same layer entries.
+
+Safety: only the layer classes in ``LAYER_CLASSES`` (plus the merge layers, in a functional
+model) are built; nothing named in a file is
 imported, evaluated or unpickled.
 """
 
@@ -78,7 +82,12 @@ PORTABLE_HEADER = {"keras_version": "2.2.4", "backend": "tensorflow"}
 
 # ----- writing ---------------------------------------------------------------------------------
 def model_to_config(model) -> dict[str, Any]:
-    """The portable Keras description of a built Sequential model (a JSON-ready dict)."""
+    """The portable Keras description of a built model (a JSON-ready dict); functional models
+    are described by :mod:`convnet.saving.functional_config`."""
+    from convnet.saving import functional_config
+
+    if functional_config.is_functional(model):
+        return functional_config.to_config(model)
     if not model.built:
         raise FormatError("to_json: the model is not built yet; give the first layer an "
                           "input_shape or call model.build((None, ...)) first")
@@ -125,7 +134,8 @@ def to_json(model, **json_kwargs) -> str:
 
 # ----- reading ---------------------------------------------------------------------------------
 def model_from_json(text: str | bytes, custom_objects: dict | None = None):
-    """Build a Sequential model from Keras JSON text (tf-keras, Keras 3 or Keras 2.2 dialect)."""
+    """Build a model (Sequential or functional) from Keras JSON text (tf-keras, Keras 3 or
+    Keras 2.2 dialect)."""
     if custom_objects:
         raise FormatError("model_from_json: custom_objects are not supported; convnet only "
                           f"builds its own layers ({', '.join(sorted(LAYER_CLASSES))})")
@@ -141,16 +151,18 @@ def model_from_json(text: str | bytes, custom_objects: dict | None = None):
 
 
 def model_from_config(description: Any):
-    """Build a Sequential model from a parsed Keras model description."""
+    """Build a Sequential or functional model from a parsed Keras model description."""
     from convnet.models import Sequential
+    from convnet.saving import functional_config
 
     if not isinstance(description, dict):
         raise FormatError(f"model description must be a JSON object, got "
                           f"{type(description).__name__}")
     class_name = description.get("class_name")
+    if class_name in functional_config.MODEL_CLASS_NAMES:
+        return functional_config.from_config(description)
     if class_name != "Sequential":
-        raise UnknownLayerError(f"model class {class_name!r} is not supported; convnet reads "
-                                "Sequential models only")
+        raise functional_config.unknown_model_class(class_name)
     config = description.get("config")
     entries: object
     if isinstance(config, list):              # Keras <= 2.2.2
@@ -223,13 +235,14 @@ def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None
     return None
 
 
-def _layer_from_entry(cls_name, cfg: dict, position: int) -> layers_module.Layer:
-    if not isinstance(cls_name, str) or cls_name not in LAYER_CLASSES:
+def _layer_from_entry(cls_name, cfg: dict, position: int,
+                      classes: dict[str, type] = LAYER_CLASSES) -> layers_module.Layer:
+    if not isinstance(cls_name, str) or cls_name not in classes:
         raise UnknownLayerError(
             f"model description: layer {position} ({cfg.get('name', '?')!r}) is of class "
             f"{cls_name!r}, which convnet does not build; supported classes: "
-            f"{', '.join(sorted(LAYER_CLASSES))}")
-    cls = LAYER_CLASSES[cls_name]
+            f"{', '.join(sorted(classes))}")
+    cls = classes[cls_name]
     kwargs: dict[str, Any] = {}
     for key, value in cfg.items():
         if key in _IGNORED_KEYS:
