@@ -117,6 +117,11 @@ class Model:
         """The symbolic output (a list for several)."""
         return self._outputs[0] if self._single_output else self.outputs
 
+    @property
+    def nodes(self) -> list:
+        """The graph's nodes (layer calls) in topological order (:mod:`convnet.graph`)."""
+        return list(self._nodes)
+
     def _output_layer(self) -> Layer:
         node = self._outputs[0].node
         assert node is not None
@@ -153,7 +158,9 @@ class Model:
 
     # ----- compile / train ------------------------------------------------------------------
     def compile(self, loss=None, optimizer="adadelta", metrics=None, **kwargs) -> None:
-        """Choose the loss, the optimizer and the metrics (only ``'accuracy'`` is known)."""
+        """Choose the loss, the optimizer and the metrics (only accuracy is known, as
+        ``'accuracy'`` or ``'acc'``; ``fit`` logs it under the name given, as Keras does, and a
+        single name without a list is accepted, as tf.keras did)."""
         if kwargs:
             raise TypeError(f"compile: unsupported arguments {sorted(kwargs)}")
         if loss is None:
@@ -161,7 +168,9 @@ class Model:
                              "loss='categorical_crossentropy'")
         self.loss, self._loss_fn, self._loss_grad = losses.get(loss)
         self.optimizer = optimizers.get(optimizer)
-        self._metrics = [metrics_module.get(m) for m in (metrics or [])]
+        if metrics is None or isinstance(metrics, str) or callable(metrics):
+            metrics = [] if metrics is None else [metrics]
+        self._metrics = [metrics_module.get(m) for m in metrics]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
 
     def _check_compiled(self, what: str) -> None:
@@ -258,9 +267,23 @@ class Model:
         self.stop_training = True
         self.stop_reason = message
 
+    @property
+    def trainable(self) -> bool:
+        """``model.trainable = False`` freezes every layer (each layer's ``trainable`` is set, as
+        in Keras) and, while it stays False, ``fit`` changes no weight at all."""
+        return getattr(self, "_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = bool(value)
+        for layer in self.layers:
+            layer.trainable = self._trainable
+
     def trainable_triples(self):
         """``(qualified name, parameter, gradient)`` of every trainable layer's parameters, as the
-        optimizer takes them."""
+        optimizer takes them (none while ``model.trainable`` is False)."""
+        if not self.trainable:
+            return
         for layer in self.layers:
             if layer.trainable:
                 for key, value in layer.params.items():
@@ -291,17 +314,28 @@ class Model:
         epochs = int(epochs)
         verbose = 1 if verbose == "auto" else int(verbose)
         x, y = self._check_xy(x, y, "fit")
+        if len(x) == 0:
+            raise ValueError(f"fit: x has 0 samples (shape {tuple(x.shape)}); there is nothing "
+                             "to train on")
         if validation_data is None and validation_split:
             if not 0.0 < float(validation_split) < 1.0:
                 raise ValueError(f"fit: validation_split must be in (0, 1), got "
                                  f"{validation_split!r}")
-            split = int(len(x) * (1.0 - float(validation_split)))
+            split = int(len(x) * (1.0 - float(validation_split)))   # Keras's rounding (down)
+            if split == 0 or split == len(x):
+                raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples "
+                                 f"leaves {split} for training and {len(x) - split} for "
+                                 "validation; each needs at least one. Give more data or "
+                                 "another validation_split")
             x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
             validation_data = self._check_xy(validation_data[0], validation_data[1],
                                              "fit (validation_data)")
+            if len(validation_data[0]) == 0:
+                raise ValueError("fit: validation_data has 0 samples; pass None for no "
+                                 "validation")
 
         history = callbacks_module.History()
         history.set_params({"batch_size": batch_size, "epochs": epochs,
@@ -314,6 +348,7 @@ class Model:
         n = len(x)
         steps = -(-n // batch_size)
         cbs.on_train_begin()
+        logs = None
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
             if verbose:
@@ -343,7 +378,7 @@ class Model:
             logs = dict(zip(self.metrics_names, (totals / seen).tolist()))
             if validation_data is not None:
                 val = self.evaluate(validation_data[0], validation_data[1],
-                                    batch_size=max(batch_size, 256), verbose=0)
+                                    batch_size=max(batch_size, 256), verbose=0, callbacks=cbs)
                 val_list = val if isinstance(val, list) else [val]
                 logs.update({f"val_{k}": v for k, v in zip(self.metrics_names, val_list)})
             if bar is not None:
@@ -354,7 +389,7 @@ class Model:
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
-        cbs.on_train_end()
+        cbs.on_train_end(logs)
         return history
 
     # ----- inference ------------------------------------------------------------------------
@@ -397,14 +432,18 @@ class Model:
                     for shape in self._output_shapes()]
         return outs[0] if len(outs) == 1 else outs  # type: ignore[return-value]
 
-    def evaluate(self, x=None, y=None, batch_size: int | None = None,
-                 verbose: int = 1) -> list[float] | float:
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose: int = 1,
+                 callbacks=None) -> list[float] | float:
         """Loss (and metrics) over all of ``(x, y)``: ``[loss, accuracy]`` when compiled with
-        ``metrics=['accuracy']``, a plain float otherwise."""
+        ``metrics=['accuracy']``, a plain float otherwise. ``callbacks`` get ``on_test_begin``
+        and ``on_test_end`` (as ``fit``'s callbacks do around each validation)."""
         self._check_compiled("evaluate")
+        cbs = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else \
+            callbacks_module.CallbackList(callbacks or [], self)
         x, y = self._check_xy(x, y, "evaluate")
         batch_size = _positive_int(32 if batch_size is None else batch_size,
                                    "evaluate: batch_size")
+        cbs.on_test_begin()
         totals = np.zeros(len(self.metrics_names))
         started = time.perf_counter()
         step = self.INFERENCE_BLOCK                         # as in predict
@@ -412,6 +451,7 @@ class Model:
             xb, yb = x[start:start + step], y[start:start + step]
             totals += np.asarray(self._scores(yb, self._forward(xb))) * len(xb)
         results = (totals / max(len(x), 1)).tolist()
+        cbs.on_test_end(dict(zip(self.metrics_names, results)))
         if verbose:
             print(f"{len(x)} samples - {time.perf_counter() - started:.1f}s"
                   f"{format_logs(dict(zip(self.metrics_names, results)))}")
@@ -542,8 +582,7 @@ class Model:
         for i, r in enumerate(rows):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
             print_fn(("_" if i < len(rows) - 1 else "=") * total)
-        trainable = sum(value.size for layer in self.layers if layer.trainable
-                        for key, value in layer.params.items() if key in layer.grads)
+        trainable = sum(value.size for _, value, _ in self.trainable_triples())
         print_fn(f"Total params: {self.count_params():,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {self.count_params() - trainable:,}")

@@ -105,6 +105,11 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
             verbose: bool = True) -> Profile:
     """Measure every layer of ``model`` on a batch (random data of the model's input shape when
     ``x`` is not given) and count its FLOPs. Prints the table when ``verbose``."""
+    from convnet.models import Sequential
+
+    if not isinstance(model, Sequential):
+        raise ValueError(f"profile: per-layer timing covers Sequential models; {model.name!r} "
+                         "is a graph (Model(inputs, outputs)); time model.train_on_batch instead")
     if not model.built:
         if x is None:
             raise ValueError("profile: the model is not built; pass x or give the first layer "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import matplotlib
 
@@ -20,7 +21,8 @@ if "MPLBACKEND" not in os.environ and matplotlib.get_backend().lower() not in ("
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from convnet import losses  # noqa: E402
+from convnet import graph, losses  # noqa: E402
+from convnet.models import Sequential  # noqa: E402
 
 
 def _finish(fig, path):
@@ -101,7 +103,11 @@ def plot_filters(layer, path=None, max_filters: int = 64):
 
 
 def _activations(model, image: np.ndarray) -> list[tuple]:
+    """``(layer, its output for the image)`` for every layer (every node of a graph model)."""
     x = np.asarray(image, dtype=model.layers[0].dtype or "float32")[None]
+    if not isinstance(model, Sequential):
+        values = graph.forward(model.nodes, model.inputs, [x], training=False)
+        return [(node.layer, values[node.output.id][0]) for node in model.nodes]
     out = []
     for layer in model.layers:
         x = layer.forward(x, training=False)
@@ -133,22 +139,37 @@ def plot_feature_maps(model, image, path=None, max_maps: int = 16):
 
 def input_gradients(model, image, label: int) -> list[tuple]:
     """Backpropagate the loss of one image with its true ``label``; return, per layer,
-    ``(layer, dL/d(input of that layer))`` -- the first entry is dL/dx for the image itself."""
+    ``(layer, dL/d(input of that layer))`` -- the first entry is dL/dx for the image itself.
+    For a graph model (``Model(inputs, outputs)``) only that first entry."""
     x = np.asarray(image, dtype=model.layers[0].dtype or "float32")[None]
+    if not isinstance(model, Sequential):
+        out = model.forward(x, training=False)
+        y = np.zeros_like(out)
+        y[0, int(label)] = 1
+        fused = getattr(model.outputs[0].node.layer, "activation", None) == "softmax"
+        grad = (losses.softmax_crossentropy_gradient(y, out) if fused
+                else losses.categorical_crossentropy_gradient(y, out))
+        dx = graph.backward(model.nodes, model.inputs, model.outputs, [grad],
+                            preactivation=fused, input_gradient=True)[0]
+        assert dx is not None
+        return [(model.layers[0], dx[0])]
     out = x
     for layer in model.layers:
         out = layer.forward(out, training=False)
     y = np.zeros_like(out)
     y[0, int(label)] = 1
-    if getattr(model.layers[-1], "activation", None) == "softmax":
-        grad = model.layers[-1].backward_preactivation(losses.softmax_crossentropy_gradient(y, out))
+    last: Any = model.layers[-1]
+    if getattr(last, "activation", None) == "softmax":
+        grad = last.backward_preactivation(losses.softmax_crossentropy_gradient(y, out))
         rest = model.layers[:-1]
-        result = [(model.layers[-1], grad[0])]
+        result = [(last, grad[0])]
     else:
         grad = losses.categorical_crossentropy_gradient(y, out)
         rest, result = model.layers, []
     for layer in reversed(rest):
-        grad = layer.backward(grad)
+        below = layer.backward(grad)
+        assert below is not None                  # input_gradient=True: every layer returns it
+        grad = below
         result.append((layer, grad[0]))
     return list(reversed(result))
 

@@ -107,3 +107,21 @@ def test_gradient_stats_callback_and_plot(trained):
     assert len(stats.batch_norms["conv2d/kernel"]) == 3 * 6 and stats.epoch_starts == [0, 6, 12]
     fig = visualize.plot_gradient_stats(stats)
     assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 6 + 2   # + epoch markers
+
+
+def test_feature_maps_and_input_gradients_of_a_graph_model(tmp_path):
+    from convnet.layers import Add, Conv2D, Dense, GlobalAveragePooling2D, Input
+    from convnet.models import Model
+
+    inputs = Input(shape=(10, 10, 1))
+    x = Conv2D(3, 3, padding="same", activation="relu")(inputs)
+    y = Add()([Conv2D(3, 3, padding="same")(x), x])
+    model = Model(inputs, Dense(4, activation="softmax")(GlobalAveragePooling2D()(y)))
+    image = np.random.default_rng(0).random((10, 10, 1)).astype("float32")
+    maps = visualize._activations(model, image)
+    assert [layer.name for layer, _ in maps] == [node.layer.name for node in model.nodes]
+    assert visualize.plot_feature_maps(model, image, tmp_path / "maps.png") is not None
+    (layer, dx), = visualize.input_gradients(model, image, 2)
+    assert layer is model.layers[0] and dx.shape == (10, 10, 1) and np.abs(dx).sum() > 0
+    visualize.plot_gradients(model, image, 2, tmp_path / "grads.png")
+    assert (tmp_path / "maps.png").stat().st_size > 0 and (tmp_path / "grads.png").exists()
