@@ -1,7 +1,19 @@
-"""Callbacks: hooks ``fit`` calls at the start/end of training, epochs and batches."""
+"""Callbacks: hooks ``fit`` calls at the start/end of training, epochs and batches.
+
+As in Keras, the built-in callbacks never stop a run over the logs' keys: a ``monitor`` (or a
+``ModelCheckpoint`` filepath field) missing from the logs -- ``'val_loss'`` without validation
+data, say -- gives a ``UserWarning`` naming the key and the keys there are, and training goes on.
+The older spellings ``acc``/``val_acc`` and the newer ``accuracy``/``val_accuracy`` find each
+other's values. An exception raised by a user's own callback propagates, as in Keras.
+"""
 
 from __future__ import annotations
 
+import inspect
+import numbers
+import os
+import string
+import warnings
 from typing import Any
 
 
@@ -23,16 +35,67 @@ class Callback:
     def on_train_end(self, logs: dict | None = None) -> None: ...
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None: ...
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None: ...
-    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
-    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+    def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
+        self.on_batch_begin(batch, logs)     # Keras 2's name, still called (as Keras 3 does)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.on_batch_end(batch, logs)
+
+    def on_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_begin(self, logs: dict | None = None) -> None: ...
+    def on_test_end(self, logs: dict | None = None) -> None: ...
+    def on_test_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_test_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_begin(self, logs: dict | None = None) -> None: ...
+    def on_predict_end(self, logs: dict | None = None) -> None: ...
+    def on_predict_batch_begin(self, batch: int, logs: dict | None = None) -> None: ...
+    def on_predict_batch_end(self, batch: int, logs: dict | None = None) -> None: ...
+
+
+# Keras 2.2 logged 'acc' for metrics=['accuracy'], tf.keras and Keras 3 log 'accuracy' (and 'acc'
+# for metrics=['acc']): code of either era looks the other spelling up too
+_ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy",
+            "accuracy": "acc", "val_accuracy": "val_acc"}
+
+
+def _log_value(logs: dict, key: str):
+    """``logs[key]``, else the value under the key's other spelling; None if neither is there."""
+    if key in logs:
+        return logs[key]
+    return logs.get(_ALIASES.get(key, key))
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _warn(message: str) -> None:
+    """A UserWarning shown at the first caller outside convnet (the user's ``fit`` line)."""
+    here = inspect.currentframe()
+    frame, level = (here.f_back if here is not None else None), 2
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, UserWarning, stacklevel=level)
+
+
+def _monitor_value(logs: dict | None, monitor: str, owner: str, consequence: str):
+    """The monitored value, or None after a UserWarning naming the key and the available keys."""
+    logs = logs or {}
+    value = _log_value(logs, monitor)
+    if value is None:
+        hint = " (val_* keys need validation data)" if monitor.startswith("val_") else ""
+        _warn(f"{owner}: monitor {monitor!r} is not in the logs{hint}; available keys: "
+              f"{sorted(logs)}. {consequence}")
+    return value
 
 
 class HistoryDict(dict):
-    """The ``History.history`` dict: Keras's current keys (``accuracy``, ``val_accuracy``), and the
-    tutorial's older names ``acc``/``val_acc`` read the same lists. A missing key raises a
-    KeyError that lists the keys that exist."""
+    """The ``History.history`` dict: the keys ``fit`` logged, and ``acc``/``val_acc`` and
+    ``accuracy``/``val_accuracy`` read each other's lists (the tutorial uses the older names).
+    A missing key raises a KeyError that lists the keys that exist."""
 
-    _ALIASES = {"acc": "accuracy", "val_acc": "val_accuracy"}
+    _ALIASES = _ALIASES
 
     def __missing__(self, key):
         alias = self._ALIASES.get(key)
@@ -139,7 +202,10 @@ class ModelCheckpoint(Callback):
     """Save the model after every epoch (or only when ``monitor`` improves), as Keras does.
 
     ``filepath`` may contain ``{epoch}`` and log keys, e.g.
-    ``"ckpt-{epoch:02d}-{val_loss:.3f}.h5"``.
+    ``"ckpt-{epoch:02d}-{val_loss:.3f}.h5"``; a key missing from the logs skips that epoch's save
+    with a UserWarning (Keras raises a KeyError there; a checkpoint must not end a run). With
+    ``save_best_only`` and ``monitor`` missing from the logs, it warns and saves every epoch, as
+    Keras does.
     ``save_weights_only`` writes ``save_weights`` files, otherwise whole-model ``save`` files.
     ``mode`` is ``'min'``, ``'max'`` or ``'auto'`` (max for accuracy-like names). Every write is
     atomic: a crash never leaves a half-written checkpoint.
@@ -152,6 +218,14 @@ class ModelCheckpoint(Callback):
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"ModelCheckpoint: mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.filepath = str(filepath)
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(self.filepath) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} is not a valid format "
+                             f"string ({exc})") from None
+        if any(f == "" or f.isdigit() for f in fields):
+            raise ValueError(f"ModelCheckpoint: filepath {self.filepath!r} has a positional field "
+                             "'{}'; name it, e.g. '{epoch:02d}' or '{val_loss:.3f}'")
         self.monitor, self.verbose = monitor, verbose
         self.save_best_only, self.save_weights_only = save_best_only, save_weights_only
         if mode == "auto":
@@ -166,19 +240,26 @@ class ModelCheckpoint(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
+        fields = {**{alias: logs[key] for key, alias in _ALIASES.items()
+                     if key in logs and alias not in logs}, **logs}
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
-        except (KeyError, IndexError, ValueError) as exc:
-            raise ValueError(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with "
-                             f"epoch and the logs {sorted(logs)} ({exc})") from None
+            path = self.filepath.format(epoch=epoch + 1, **fields)
+        except KeyError as exc:
+            _warn(f"ModelCheckpoint: filepath {self.filepath!r} names {exc}, which is not in "
+                  f"the logs; available keys: {sorted(logs)}. No checkpoint is saved while it "
+                  "is missing.")
+            return
+        except ValueError as exc:             # e.g. '{val_loss:02d}' for a float
+            _warn(f"ModelCheckpoint: cannot format filepath {self.filepath!r} with the logs "
+                  f"{logs} ({exc}). No checkpoint is saved while it fails.")
+            return
         if self.save_best_only:
-            if self.monitor not in logs:
-                raise KeyError(f"ModelCheckpoint: monitor {self.monitor!r} is not in the logs "
-                               f"{sorted(logs)}; pass validation data or monitor 'loss'")
-            value = float(logs[self.monitor])
-            if not self._improved(value):
-                return
-            self.best = value
+            value = _monitor_value(logs, self.monitor, "ModelCheckpoint",
+                                   "Saving every epoch instead of the best one.")
+            if value is not None:
+                if not self._improved(float(value)):
+                    return
+                self.best = float(value)
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
@@ -241,11 +322,11 @@ class EarlyStopping(Callback):
         self.best_weights = None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        logs = logs or {}
-        if self.monitor not in logs:
-            raise KeyError(f"EarlyStopping: monitor {self.monitor!r} is not in the logs "
-                           f"{sorted(logs)}")
-        current = float(logs[self.monitor])
+        value = _monitor_value(logs, self.monitor, "EarlyStopping",
+                               "This epoch does not count towards stopping.")
+        if value is None:
+            return
+        current = float(value)
         if self.restore_best_weights and self.best_weights is None:
             self.best_weights = self.model.get_weights()
         self.wait += 1
@@ -265,7 +346,8 @@ class EarlyStopping(Callback):
 
 
 class LearningRateScheduler(Callback):
-    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``."""
+    """Set the learning rate at the start of each epoch to ``schedule(epoch, lr)``, or to
+    ``schedule(epoch)`` for a one-argument schedule (Keras 2's form, which Keras still accepts)."""
 
     def __init__(self, schedule, verbose: int = 0) -> None:
         super().__init__()
@@ -273,9 +355,21 @@ class LearningRateScheduler(Callback):
             raise TypeError("LearningRateScheduler: schedule must be a function (epoch, lr) -> lr")
         self.schedule, self.verbose = schedule, verbose
 
+    def _new_rate(self, epoch: int, lr: float):
+        try:
+            inspect.signature(self.schedule).bind(epoch, lr)
+        except TypeError:                     # takes one argument: schedule(epoch)
+            return self.schedule(epoch)
+        except ValueError:                    # no signature to read: try both, as Keras does
+            try:
+                return self.schedule(epoch, lr)
+            except TypeError:
+                return self.schedule(epoch)
+        return self.schedule(epoch, lr)
+
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        lr = self.schedule(epoch, self.model.optimizer.learning_rate)
-        if not isinstance(lr, (int, float)) or not lr > 0:
+        lr = self._new_rate(epoch, self.model.optimizer.learning_rate)
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not float(lr) > 0:
             raise ValueError(f"LearningRateScheduler: the schedule returned {lr!r} for epoch "
                              f"{epoch}; it must return a positive number")
         self.model.optimizer.learning_rate = float(lr)
@@ -309,12 +403,13 @@ class ReduceLROnPlateau(Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs if logs is not None else {}
-        if self.monitor not in logs:
-            raise KeyError(f"ReduceLROnPlateau: monitor {self.monitor!r} is not in the logs "
-                           f"{sorted(logs)}")
-        current = float(logs[self.monitor])
         opt = self.model.optimizer
         logs["lr"] = opt.learning_rate
+        value = _monitor_value(logs, self.monitor, "ReduceLROnPlateau",
+                               "The learning rate is left as it is this epoch.")
+        if value is None:
+            return
+        current = float(value)
         if self.cooldown_counter > 0:
             self.cooldown_counter -= 1
             self.wait = 0

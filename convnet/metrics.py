@@ -28,8 +28,11 @@ _METRICS = {"accuracy": accuracy, "acc": accuracy}
 
 
 def get(metric) -> tuple[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
-    """Resolve a metric by name (``'accuracy'``/``'acc'``) or function; returns Keras's name."""
-    name = getattr(metric, "__name__", metric)
-    if not isinstance(name, str) or name not in _METRICS:
+    """Resolve a metric by name (``'accuracy'``/``'acc'``, any case) or function.
+
+    Returns ``(name, function)``; ``name`` is the key ``fit`` logs, as in Keras: the string the
+    user gave (``'acc'`` logs ``acc`` and ``val_acc``), or a function's ``__name__``."""
+    name = metric if isinstance(metric, str) else getattr(metric, "__name__", None)
+    if not isinstance(name, str) or name.lower() not in _METRICS:
         raise ValueError(f"Unknown metric {metric!r}; expected one of {sorted(_METRICS)}")
-    return "accuracy", _METRICS[name]
+    return name, _METRICS[name.lower()]

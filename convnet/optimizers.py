@@ -26,6 +26,15 @@ class Optimizer:
         self.iterations = 0
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
+    @property
+    def lr(self) -> float:
+        """tf.keras's alias of ``learning_rate`` (``model.optimizer.lr = 0.01`` sets it)."""
+        return self.learning_rate
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        self.learning_rate = value
+
     def apply_gradients(self, triples) -> None:
         """Update every ``value`` in place from its ``grad``; state is keyed by ``name``."""
         for name, value, grad in triples:

@@ -46,6 +46,8 @@ def test_accuracy_one_hot_sparse_and_binary():
     np.testing.assert_array_equal(metrics.accuracy(np.array([[1], [0], [0]]), p), [1, 1, 0])
     np.testing.assert_array_equal(metrics.accuracy(np.array([1, 0]), np.array([[0.7], [0.6]])),
                                   [1, 0])
-    assert metrics.get("acc")[0] == "accuracy"
+    # the name fit logs is the one given, as in Keras
+    assert metrics.get("acc")[0] == "acc" and metrics.get("accuracy")[0] == "accuracy"
+    assert metrics.get(metrics.accuracy)[0] == "accuracy"
     with pytest.raises(ValueError, match="Unknown metric 'f1'"):
         metrics.get("f1")

@@ -81,7 +81,8 @@ def test_unknown_layer_class_is_refused_by_name():
 @pytest.mark.parametrize("text,message", [
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must be a JSON object"),
-    ('{"class_name": "Functional", "config": {}}', "'Functional' is not supported"),
+    ('{"class_name": "Subclassed", "config": {}}', "'Subclassed' is not supported"),
+    ('{"class_name": "Functional", "config": {}}', "no layers found"),
     ('{"class_name": "Sequential", "config": 3}', "'config' must be a list"),
     ('{"class_name": "Sequential", "config": {"layers": []}}', "no layers found"),
     ('{"class_name": "Sequential", "config": [{"class_name": "Dense"}]}',

@@ -2,15 +2,21 @@
 
 Written (``to_config``) -- a dialect real tf-keras 2.21 and Keras 3.15 both load::
 
-    {"module": "keras", "class_name": "Functional",
+    {"module": "keras", "class_name": "Model",
      "config": {"name": ..., "layers": [entry, ...],
                 "input_layers": [["input_1", 0, 0]], "output_layers": [["dense", 0, 0]]},
      "keras_version": "2.2.4", "backend": "tensorflow"}
     entry = {"name": "add", "class_name": "Add", "config": {...},
              "inbound_nodes": [[["conv2d_1", 0, 0, {}], ["conv2d", 0, 0, {}]]]}
 
-Each ``inbound_nodes`` item is one call of the layer, listing the tensors it took as
-``[layer name, node index, tensor index, kwargs]`` (tf-keras's form; Keras 3 still reads it).
+``keras.Model`` is the public name of the class both Keras resolve (its ``from_config`` builds
+a functional model from such a config). Keras 3 and tf-keras write ``"class_name": "Functional"``,
+but Keras 3 finds that class only under its private module (``"module":
+"keras.src.models.functional"``; with ``"module": "keras"`` it fails: "Could not deserialize
+'keras.Functional'"), and Keras 2.2 wrote ``"Model"``.
+
+Each ``inbound_nodes`` item is one call of the layer, listing the tensors it took as ``[layer
+name, node index, tensor index, kwargs]`` (tf-keras's form; Keras 3 still reads it).
 The node index counts the calls of that layer *within this model*: a layer shared by two calls
 has nodes 0 and 1. Layer configs are the portable ones of :mod:`json_format`, and the
 ``InputLayer`` entries carry ``batch_input_shape``.
@@ -38,9 +44,9 @@ from convnet.saving.errors import FormatError, UnknownLayerError
 from convnet.saving.json_format import (
     LAYER_CLASSES,
     PORTABLE_HEADER,
-    _batch_shape,
-    _jsonable,
-    _layer_from_entry,
+    batch_shape_of,
+    jsonable,
+    layer_from_entry,
 )
 
 # The classes a functional model may hold: those of a Sequential, plus the merge layers.
@@ -56,9 +62,6 @@ MERGE_CLASSES: dict[str, type] = {
 FUNCTIONAL_CLASSES: dict[str, type] = {**LAYER_CLASSES, **MERGE_CLASSES}
 MODEL_CLASS_NAMES = ("Functional", "Model")     # Keras 3 / tf-keras write Functional; 2.2 Model
 
-# Call arguments Keras may record for a node that change nothing at inference.
-_IGNORED_CALL_KWARGS = {"training", "mask"}
-
 
 def is_functional(model) -> bool:
     """Whether ``model`` is a graph model (not a :class:`~convnet.models.Sequential`)."""
@@ -68,7 +71,7 @@ def is_functional(model) -> bool:
 
 
 # ----- the graph in Keras's order ---------------------------------------------------------------
-def _network(model) -> tuple[list[graph.Node], dict[int, int]]:
+def network(model) -> tuple[list[graph.Node], dict[int, int]]:
     """The model's nodes (its inputs' nodes first) and each node's index among the calls of its
     layer in this model (creation order, as Keras re-numbers nodes when saving)."""
     nodes = [t.node for t in model.inputs if t.node is not None]
@@ -131,7 +134,7 @@ def keras_layers(model) -> list:
 # ----- writing ---------------------------------------------------------------------------------
 def to_config(model) -> dict[str, Any]:
     """The portable Keras description of a functional model (a JSON-ready dict)."""
-    nodes, index = _network(model)
+    nodes, index = network(model)
     calls: dict[int, list[graph.Node]] = {}
     for node in sorted(nodes, key=lambda n: index[id(n)]):
         calls.setdefault(id(node.layer), []).append(node)
@@ -156,8 +159,8 @@ def to_config(model) -> dict[str, Any]:
             config.pop("batch_input_shape", None)     # the InputLayer carries the shape
             inbound = [[[*ref(t), {}] for t in node.inputs] for node in calls[id(layer)]]
         entries.append({"name": layer.name, "class_name": cls_name,
-                        "config": _jsonable(config), "inbound_nodes": inbound})
-    return {"module": "keras", "class_name": "Functional",
+                        "config": jsonable(config), "inbound_nodes": inbound})
+    return {"module": "keras", "class_name": "Model",
             "config": {"name": model.name, "layers": entries,
                        "input_layers": [ref(t) for t in model.inputs],
                        "output_layers": [ref(t) for t in model.outputs]},
@@ -202,7 +205,7 @@ def from_config(description: dict) -> Any:
             layer = _input_layer(cfg, position)
             outputs_of[name] = [layer.output]
         else:
-            layer = _layer_from_entry(cls_name, cfg, position, classes=FUNCTIONAL_CLASSES)
+            layer = layer_from_entry(cls_name, cfg, position, classes=FUNCTIONAL_CLASSES)
             outputs_of[name] = []
             nodes = entry.get("inbound_nodes", [])
             if not isinstance(nodes, list):
@@ -226,7 +229,7 @@ def _input_layer(cfg: dict, position: int) -> layers_module.Layer:
     if cfg.get("sparse") or cfg.get("ragged"):
         raise FormatError(f"functional model description: InputLayer {cfg['name']!r} is "
                           "sparse or ragged, which convnet does not support")
-    shape = _batch_shape(cfg, position)
+    shape = batch_shape_of(cfg, position)
     dtype = cfg.get("dtype")
     if isinstance(dtype, dict):             # Keras 3 DTypePolicy object
         dtype = (dtype.get("config") or {}).get("name")
@@ -253,11 +256,12 @@ def _check_call_kwargs(kwargs, where: str) -> None:
     if not isinstance(kwargs, dict):
         raise FormatError(f"functional model description: {where}: call arguments must be an "
                           f"object, got {kwargs!r}")
+    # a recorded None (mask=None) or training=False changes nothing at inference
     unknown = sorted(k for k, v in kwargs.items()
-                     if k not in _IGNORED_CALL_KWARGS and v is not None)
+                     if v is not None and not (k == "training" and v is False))
     if unknown:
         raise FormatError(f"functional model description: {where}: call arguments {unknown} "
-                          "are not supported")
+                          "are not supported (convnet calls layers on their inputs only)")
 
 
 def _node_refs(node, layer_name: str) -> list[tuple[str, int, int]]:
@@ -309,7 +313,7 @@ def _replay(pending, outputs_of: dict[str, list[graph.SymbolicTensor]]) -> None:
         for layer, nodes in pending:
             while done[id(layer)] < len(nodes):
                 refs = nodes[done[id(layer)]]
-                for name, node_index, tensor_index in refs:
+                for name, _, tensor_index in refs:
                     if name not in outputs_of:
                         raise FormatError(f"functional model description: layer "
                                           f"{layer.name!r} takes a tensor of {name!r}, which "
@@ -321,6 +325,8 @@ def _replay(pending, outputs_of: dict[str, list[graph.SymbolicTensor]]) -> None:
                 if any(len(outputs_of[n]) <= i for n, i, _ in refs):
                     break                            # wait for the tensors it takes
                 tensors = [outputs_of[n][i] for n, i, _ in refs]
+                if layer.built:                      # a shared layer: every call fits it
+                    _check_shapes(layer, tensors)
                 try:
                     out = layer(tensors if layer.takes_list else _single(tensors, layer))
                 except ValueError as exc:
@@ -334,6 +340,16 @@ def _replay(pending, outputs_of: dict[str, list[graph.SymbolicTensor]]) -> None:
     if stuck:
         raise FormatError("functional model description: these calls take tensors that no "
                           f"layer makes (a cycle, or a node index too large): {', '.join(stuck)}")
+
+
+def _check_shapes(layer, tensors: list[graph.SymbolicTensor]) -> None:
+    given = [tuple(t.shape[1:]) for t in tensors]
+    built = layer.built_shapes()[0]
+    expected = [tuple(s) for s in built] if layer.takes_list else [tuple(built)]
+    if given != expected:
+        raise FormatError(f"functional model description: layer {layer.name!r} "
+                          f"({type(layer).__name__}) is called on inputs of shapes {given}, but "
+                          f"an earlier call built it for {expected}")
 
 
 def _single(tensors: list, layer) -> graph.SymbolicTensor:

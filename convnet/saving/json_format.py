@@ -103,7 +103,7 @@ def model_to_config(model) -> dict[str, Any]:
                               "which has no Keras equivalent convnet can write")
         config = dict(layer.get_config())
         config.pop("batch_input_shape", None)   # the InputLayer carries the shape
-        entries.append({"class_name": type(layer).__name__, "config": _jsonable(config)})
+        entries.append({"class_name": type(layer).__name__, "config": jsonable(config)})
     return {"module": "keras", "class_name": "Sequential",
             "config": {"name": model.name, "layers": entries}, **PORTABLE_HEADER}
 
@@ -117,13 +117,14 @@ def _input_layer_name(model) -> str:
     return name
 
 
-def _jsonable(value):
+def jsonable(value):
+    """``value`` with tuples turned into lists, at any depth (what ``json.dumps`` writes)."""
     if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
+        return {k: jsonable(v) for k, v in value.items()}
     return value
 
 
@@ -187,11 +188,11 @@ def model_from_config(description: Any):
                               "with 'class_name' and 'config'")
         cls_name, cfg = entry.get("class_name"), entry["config"]
         if cls_name == "InputLayer":
-            input_shape = _batch_shape(cfg, position)
+            input_shape = batch_shape_of(cfg, position)
             continue
         if input_shape is None and not layers:    # Keras 2.2: the shape rides on layer one
-            input_shape = _batch_shape(cfg, position, required=False)
-        layers.append(_layer_from_entry(cls_name, cfg, position))
+            input_shape = batch_shape_of(cfg, position, required=False)
+        layers.append(layer_from_entry(cls_name, cfg, position))
     if input_shape is None and build_shape is not None:
         input_shape = _shape_list(build_shape, "build_input_shape")
 
@@ -221,7 +222,9 @@ def _shape_list(shape, what: str, batch_axis: bool = True) -> list:
     return shape
 
 
-def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None:
+def batch_shape_of(cfg: dict, position: int, required: bool = True) -> list | None:
+    """The batch shape a layer entry's config declares (``batch_input_shape``, ``batch_shape``
+    or ``input_shape``), checked; None when it declares none and none is ``required``."""
     for key in ("batch_input_shape", "batch_shape"):
         if key in cfg and cfg[key] is not None:
             return _shape_list(cfg[key], f"layer {position} {key}")
@@ -235,8 +238,10 @@ def _batch_shape(cfg: dict, position: int, required: bool = True) -> list | None
     return None
 
 
-def _layer_from_entry(cls_name, cfg: dict, position: int,
-                      classes: dict[str, type] = LAYER_CLASSES) -> layers_module.Layer:
+def layer_from_entry(cls_name, cfg: dict, position: int,
+                     classes: dict[str, type] = LAYER_CLASSES) -> layers_module.Layer:
+    """Build the layer of one entry: only classes in ``classes`` (the allow-list), Keras-only
+    bookkeeping keys dropped; raises UnknownLayerError or FormatError naming the entry."""
     if not isinstance(cls_name, str) or cls_name not in classes:
         raise UnknownLayerError(
             f"model description: layer {position} ({cfg.get('name', '?')!r}) is of class "

@@ -7,7 +7,9 @@ Run with a Python that has Keras (never a convnet dependency)::
 
 FOLDER holds what ``write_convnet_files.py`` wrote: ``model.json``, ``weights.h5`` (Keras 2
 layout), ``model.weights.h5`` (Keras 3 layout), ``model.h5`` (whole model), ``input.npy`` and
-``expected.npy`` (convnet's own predictions). Prints one line per check with the largest absolute
+``expected.npy`` (convnet's own predictions; a model with several inputs or outputs has
+``inputs.npz`` / ``expected.npz`` instead, arrays ``x0``, ``x1``, ... / ``y0``, ``y1``, ...).
+Prints one line per check with the largest absolute
 difference and exits non-zero if any check fails (tolerance 1e-5).
 """
 
@@ -29,11 +31,25 @@ def keras_module():
         return keras, f"keras {keras.__version__} ({keras.backend.backend()} backend)"
 
 
+def _arrays(folder: Path, stem: str, npz: str, prefix: str):
+    """One array (``stem.npy``) or a list of them (``npz``, keys prefix0, prefix1, ...)."""
+    if (folder / f"{stem}.npy").exists():
+        return np.load(folder / f"{stem}.npy")
+    with np.load(folder / npz) as f:
+        return [f[f"{prefix}{i}"] for i in range(len(f.files))]
+
+
+def max_diff(got, expected) -> float:
+    if isinstance(expected, list):
+        return max(float(np.abs(np.asarray(g) - e).max()) for g, e in zip(got, expected))
+    return float(np.abs(np.asarray(got) - expected).max())
+
+
 def main(folder: str, json_name: str = "model.json", weights: list | None = None) -> int:
     folder = Path(folder)
     keras, which = keras_module()
-    x = np.load(folder / "input.npy")
-    expected = np.load(folder / "expected.npy")
+    x = _arrays(folder, "input", "inputs.npz", "x")
+    expected = _arrays(folder, "expected", "expected.npz", "y")
     text = (folder / json_name).read_text()
     failures = 0
     weights = weights or ["weights.h5", "model.weights.h5"]
@@ -41,15 +57,15 @@ def main(folder: str, json_name: str = "model.json", weights: list | None = None
     for label, weights in checks:
         model = keras.models.model_from_json(text)
         model.load_weights(str(folder / weights))
-        diff = float(np.abs(model.predict(x, verbose=0) - expected).max())
+        diff = max_diff(model.predict(x, verbose=0), expected)
         ok = diff <= TOLERANCE
         failures += not ok
         names = [layer.name for layer in model.layers]
         print(f"{which}: {label}: max |diff| = {diff:.3g} {'OK' if ok else 'FAIL'} "
               f"(layers {json.dumps(names)})")
-    if "tf-keras" in which and (folder / "model.h5").exists():
+    if (folder / "model.h5").exists():
         model = keras.models.load_model(str(folder / "model.h5"), compile=False)
-        diff = float(np.abs(model.predict(x, verbose=0) - expected).max())
+        diff = max_diff(model.predict(x, verbose=0), expected)
         ok = diff <= TOLERANCE
         failures += not ok
         print(f"{which}: load_model(model.h5): max |diff| = {diff:.3g} {'OK' if ok else 'FAIL'}")

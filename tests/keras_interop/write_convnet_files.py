@@ -4,6 +4,8 @@
 
 Without ``--weights`` the tutorial model gets seeded random weights; with it, the weights of a
 trained tutorial model (e.g. ``model_digit.h5`` from ``examples/mnist.py``) are loaded first.
+``--model residual`` and ``--model shared`` write functional models (``Model(inputs, outputs)``);
+``shared`` has two inputs and two outputs, so its arrays go to ``inputs.npz`` / ``expected.npz``.
 """
 
 import argparse
@@ -15,14 +17,20 @@ import convnet as keras
 from convnet.datasets import mnist
 from convnet.layers import (
     Activation,
+    Add,
     AveragePooling2D,
+    BatchNormalization,
+    Concatenate,
     Conv2D,
     Dense,
     Dropout,
     Flatten,
+    GlobalAveragePooling2D,
+    Input,
     MaxPooling2D,
+    Subtract,
 )
-from convnet.models import Sequential
+from convnet.models import Model, Sequential
 from convnet.tutorial import tutorial_model
 
 
@@ -42,16 +50,59 @@ def variants_model() -> Sequential:
     ])
 
 
+def residual_model() -> Model:
+    """A residual block with batch normalisation, then a Concatenate of two poolings."""
+    inputs = Input(shape=(12, 12, 3))
+    x = Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    y = Conv2D(8, 3, padding="same", use_bias=False)(x)
+    y = BatchNormalization()(y)
+    y = Activation("relu")(Add()([y, x]))
+    y = Concatenate()([MaxPooling2D()(y), MaxPooling2D()(x)])
+    y = GlobalAveragePooling2D()(Dropout(0.2)(y))
+    model = Model(inputs, Dense(5, activation="softmax")(y), name="residual")
+    bn = model.layers[3]
+    rng = np.random.default_rng(5)                  # moving statistics that change something
+    bn.set_weights([rng.uniform(0.5, 1.5, 8), rng.uniform(-0.5, 0.5, 8),
+                    rng.uniform(-0.5, 0.5, 8), rng.uniform(0.5, 2.0, 8)])
+    return model
+
+
+def shared_model() -> Model:
+    """Two inputs through one Conv2D (a shared layer: two calls), two outputs."""
+    left, right = Input(shape=(7, 7, 2), name="left"), Input(shape=(7, 7, 2), name="right")
+    conv = Conv2D(4, 3, activation="relu", name="shared_conv")
+    a, b = conv(left), conv(right)
+    probs = Dense(3, activation="softmax", name="probs")(Flatten()(Concatenate()([a, b])))
+    score = Dense(2, name="score")(GlobalAveragePooling2D()(Subtract()([a, b])))
+    return Model([left, right], [probs, score], name="two_towers")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("folder")
     p.add_argument("--weights", default=None)
-    p.add_argument("--model", choices=["tutorial", "variants"], default="tutorial")
+    p.add_argument("--model", choices=["tutorial", "variants", "residual", "shared"],
+                   default="tutorial")
     args = p.parse_args()
     out = Path(args.folder)
     out.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(0)
-    if args.model == "variants":
+    if args.model == "shared":
+        model = shared_model()
+        xs = list(np.random.default_rng(1).uniform(-1, 1, (2, 8, 7, 7, 2)).astype("float32"))
+        model.save(out / "model.h5")
+        (out / "model.json").write_text(model.to_json())
+        model.save_weights(out / "weights.h5")
+        model.save_weights(out / "model.weights.h5")
+        np.savez(out / "inputs.npz", x0=xs[0], x1=xs[1])
+        ys = model(xs)
+        np.savez(out / "expected.npz", y0=ys[0], y1=ys[1])
+        print(f"wrote {out}")
+        return
+    if args.model == "residual":
+        model = residual_model()
+        x = np.random.default_rng(1).uniform(0, 1, (16, 12, 12, 3)).astype("float32")
+    elif args.model == "variants":
         model = variants_model()
         x = np.random.default_rng(1).uniform(0, 1, (16, 17, 15, 3)).astype("float32")
     else:
