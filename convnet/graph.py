@@ -84,6 +84,9 @@ def call_symbolic(layer: Layer, inputs: SymbolicTensor | Sequence[SymbolicTensor
     shape_arg = shapes[0] if isinstance(inputs, SymbolicTensor) else shapes
     if not layer.built:
         layer.build(shape_arg)  # type: ignore[arg-type]
+    elif not _fits(layer.built_shapes()[0], shape_arg):        # a shared layer called again
+        raise ValueError(f"{layer.describe()} was built for input shape "
+                         f"{layer.built_shapes()[0]}, but is called on {shape_arg}")
     # (a merge layer's shape argument is a list of shapes)
     out_shape = layer.compute_output_shape(shape_arg)  # type: ignore[arg-type]
     output = SymbolicTensor((None,) + tuple(out_shape), layer.compute_dtype(),
@@ -92,6 +95,15 @@ def call_symbolic(layer: Layer, inputs: SymbolicTensor | Sequence[SymbolicTensor
     output.node = node
     layer.record_node(node)
     return output
+
+
+def _fits(expected, got) -> bool:
+    """Whether per-sample shape(s) ``got`` match ``expected`` (None matches any size)."""
+    if expected and isinstance(expected[0], tuple):                   # a list of shapes
+        return (isinstance(got, list) and len(got) == len(expected)
+                and all(_fits(e, g) for e, g in zip(expected, got)))
+    return (not isinstance(got, list) and len(got) == len(expected)
+            and all(e is None or g is None or e == g for e, g in zip(expected, got)))
 
 
 def nodes_between(inputs: Sequence[SymbolicTensor],

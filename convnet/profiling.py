@@ -116,10 +116,11 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
                              "an input_shape")
         model.build((None,) + tuple(np.asarray(x).shape[1:]))
     rng = np.random.default_rng(0)
+    input_shape = model.layers[0].built_shapes()[0]
     if x is None:
-        x = rng.uniform(0, 1, (batch_size,) + tuple(model.input_shape)).astype("float32")
+        x = rng.uniform(0, 1, (batch_size,) + tuple(input_shape)).astype("float32")
     x = np.asarray(x)[:batch_size]
-    out_shape = tuple(model.layers[-1].output_shape)
+    out_shape = tuple(model.layers[-1].built_shapes()[1])
     if y is None:
         y = np.eye(out_shape[-1], dtype="float32")[rng.integers(0, out_shape[-1], len(x))]
     y = np.asarray(y)[:len(x)]
@@ -166,7 +167,7 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     for i, layer in enumerate(model.layers):
         fwd, bwd, cols = layer_flops(layer, first=i == 0)
         result.layers.append(LayerProfile(
-            layer.name, type(layer).__name__, (None,) + tuple(layer.output_shape),
+            layer.name, type(layer).__name__, (None,) + tuple(layer.built_shapes()[1]),
             layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]),
             cols * min(len(x), getattr(layer, "BLOCK", len(x)))))
     if verbose:

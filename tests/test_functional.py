@@ -173,6 +173,10 @@ def test_unclear_graphs_are_refused_clearly():
         two.predict(np.ones((2, 3)))
     with pytest.raises(AttributeError, match="never been called"):
         _ = Dense(3).output
+    dense = Dense(2)
+    dense(Input(shape=(3,)))
+    with pytest.raises(ValueError, match="built for input shape \\(3,\\), but is called on"):
+        dense(Input(shape=(4,)))
 
 
 def test_dropout_in_a_graph_trains_and_is_the_identity_at_inference():
