@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHONS = [p for p in os.environ.get("CONVNET_KERAS_PYTHONS", "").split(os.pathsep) if p]
 
 
-@pytest.fixture(scope="module", params=["tutorial", "variants", "residual", "shared"])
+@pytest.fixture(scope="module", params=["tutorial", "variants", "residual", "shared", "layers"])
 def convnet_files(request, tmp_path_factory):
     folder = tmp_path_factory.mktemp(request.param)
     env = dict(os.environ, PYTHONPATH=str(ROOT))

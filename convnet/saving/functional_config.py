@@ -47,6 +47,7 @@ from convnet.saving.json_format import (
     batch_shape_of,
     jsonable,
     layer_from_entry,
+    portable_config,
 )
 
 # The classes a functional model may hold: those of a Sequential, plus the merge layers.
@@ -155,7 +156,7 @@ def to_config(model) -> dict[str, Any]:
             if cls_name not in FUNCTIONAL_CLASSES:
                 raise FormatError(f"to_json: layer {layer.name!r} is a {cls_name}, which has "
                                   "no Keras equivalent convnet can write")
-            config = dict(layer.get_config())
+            config = portable_config(layer)
             config.pop("batch_input_shape", None)     # the InputLayer carries the shape
             inbound = [[[*ref(t), {}] for t in node.inputs] for node in calls[id(layer)]]
         entries.append({"name": layer.name, "class_name": cls_name,

@@ -101,7 +101,7 @@ def model_to_config(model) -> dict[str, Any]:
         if type(layer).__name__ not in LAYER_CLASSES:
             raise FormatError(f"to_json: layer {layer.name!r} is a {type(layer).__name__}, "
                               "which has no Keras equivalent convnet can write")
-        config = dict(layer.get_config())
+        config = portable_config(layer)
         config.pop("batch_input_shape", None)   # the InputLayer carries the shape
         entries.append({"class_name": type(layer).__name__, "config": jsonable(config)})
     return {"module": "keras", "class_name": "Sequential",
@@ -126,6 +126,15 @@ def jsonable(value):
     if isinstance(value, dict):
         return {k: jsonable(v) for k, v in value.items()}
     return value
+
+
+def portable_config(layer) -> dict:
+    """``layer.get_config()`` in words both tf-keras 2.x and Keras 3 read: LeakyReLU's slope is
+    ``alpha`` (tf-keras knows no ``negative_slope``; Keras 3 takes ``alpha`` with a warning)."""
+    config = dict(layer.get_config())
+    if type(layer).__name__ == "LeakyReLU" and "negative_slope" in config:
+        config["alpha"] = config.pop("negative_slope")
+    return config
 
 
 def to_json(model, **json_kwargs) -> str:

@@ -50,6 +50,45 @@ def variants_model() -> Sequential:
     ])
 
 
+def layers_model() -> Sequential:
+    """The layers beyond the tutorial, in one stack (keras.Input first, as Keras 3 writes it)."""
+    from convnet.layers import (
+        ELU,
+        Cropping2D,
+        GlobalMaxPooling2D,
+        LeakyReLU,
+        Permute,
+        PReLU,
+        ReLU,
+        Reshape,
+        Softmax,
+        ZeroPadding2D,
+    )
+    model = Sequential([
+        Input(shape=(10, 9, 2)),
+        ZeroPadding2D(((1, 2), (0, 1))),
+        Conv2D(6, 3),
+        BatchNormalization(),
+        LeakyReLU(0.1),
+        Cropping2D(((1, 0), (0, 1))),
+        PReLU(alpha_initializer="zeros", shared_axes=[1, 2]),
+        Conv2D(4, 2, activation="linear"),
+        ELU(0.7),
+        ReLU(max_value=1.5),
+        Permute((2, 1, 3)),
+        Reshape((-1, 4)),
+        Softmax(axis=1),
+        Reshape((-1, 2, 2)),
+        GlobalMaxPooling2D(),
+        Dense(3, activation="softmax"),
+    ])
+    rng = np.random.default_rng(6)                  # alphas and statistics that matter
+    for layer in model.layers:
+        if type(layer).__name__ in ("PReLU", "BatchNormalization"):
+            layer.set_weights([rng.uniform(0.1, 1.0, w.shape) for w in layer.get_weights()])
+    return model
+
+
 def residual_model() -> Model:
     """A residual block with batch normalisation, then a Concatenate of two poolings."""
     inputs = Input(shape=(12, 12, 3))
@@ -81,7 +120,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("folder")
     p.add_argument("--weights", default=None)
-    p.add_argument("--model", choices=["tutorial", "variants", "residual", "shared"],
+    p.add_argument("--model", choices=["tutorial", "variants", "residual", "shared", "layers"],
                    default="tutorial")
     args = p.parse_args()
     out = Path(args.folder)
@@ -102,6 +141,9 @@ def main():
     if args.model == "residual":
         model = residual_model()
         x = np.random.default_rng(1).uniform(0, 1, (16, 12, 12, 3)).astype("float32")
+    elif args.model == "layers":
+        model = layers_model()
+        x = np.random.default_rng(1).uniform(-1, 1, (16, 10, 9, 2)).astype("float32")
     elif args.model == "variants":
         model = variants_model()
         x = np.random.default_rng(1).uniform(0, 1, (16, 17, 15, 3)).astype("float32")
