@@ -67,7 +67,7 @@ def _log_value(logs: dict, key: str):
     return logs.get(_ALIASES.get(key, key))
 
 
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
 def _warn(message: str) -> None:
@@ -84,7 +84,8 @@ def _monitor_value(logs: dict | None, monitor: str, owner: str, consequence: str
     logs = logs or {}
     value = _log_value(logs, monitor)
     if value is None:
-        hint = " (val_* keys need validation data)" if monitor.startswith("val_") else ""
+        no_validation = monitor.startswith("val_") and not any(k.startswith("val_") for k in logs)
+        hint = " (val_* keys need validation data)" if no_validation else ""
         _warn(f"{owner}: monitor {monitor!r} is not in the logs{hint}; available keys: "
               f"{sorted(logs)}. {consequence}")
     return value

@@ -188,6 +188,8 @@ class Model:
         A non-finite loss or gradient skips the update (weights unchanged) with a warning."""
         self._check_compiled("train_on_batch")
         x, y = self._check_xy(x, y, "train_on_batch")
+        if len(x) == 0:
+            raise ValueError(f"train_on_batch: x has 0 samples (shape {tuple(x.shape)})")
         results = self._train_step(x, y)
         if self.nonfinite is not None:
             warnings.warn(f"train_on_batch: {self.nonfinite}; the weights were not updated",
@@ -441,6 +443,9 @@ class Model:
         cbs = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else \
             callbacks_module.CallbackList(callbacks or [], self)
         x, y = self._check_xy(x, y, "evaluate")
+        if len(x) == 0:
+            raise ValueError(f"evaluate: x has 0 samples (shape {tuple(x.shape)}); a loss over "
+                             "no samples is undefined")
         batch_size = _positive_int(32 if batch_size is None else batch_size,
                                    "evaluate: batch_size")
         cbs.on_test_begin()

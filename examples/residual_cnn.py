@@ -19,13 +19,19 @@ from convnet import layers
 
 
 def residual_block(x, filters: int):
-    """conv-BN-ReLU-conv-BN, plus the block's input, then ReLU."""
+    """conv-BN-ReLU-conv-BN, plus the block's input, then ReLU.
+
+    BatchNormalization's moving statistics use momentum 0.9 (PyTorch's default, 0.1 in its
+    convention) instead of Keras's 0.99: in a run of a few epochs with Adam the batch statistics
+    move quickly, and a 100-step average lags behind them (measured on 6,000 MNIST images, 12
+    epochs: test accuracy 95.8 % with 0.99 against 97.9 % with 0.9, and 98.0 % with the exact
+    population statistics)."""
     shortcut = x
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
-    y = layers.BatchNormalization()(y)
+    y = layers.BatchNormalization(momentum=0.9)(y)
     y = layers.Activation("relu")(y)
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False)(y)
-    y = layers.BatchNormalization()(y)
+    y = layers.BatchNormalization(momentum=0.9)(y)
     y = layers.Add()([y, shortcut])
     return layers.Activation("relu")(y)
 
