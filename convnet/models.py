@@ -560,11 +560,17 @@ class Model:
     def count_params(self) -> int:
         return sum(layer.count_params() for layer in self.layers)
 
-    def summary(self, print_fn=print, profile: bool = False, x=None) -> None:
+    def summary(self, line_length: int | None = None, positions=None, print_fn=None,
+                expand_nested: bool = False, show_trainable: bool = False,
+                layer_range=None, profile: bool = False, x=None) -> None:
         """Print Keras's table: layer (type), output shape, parameter count.
 
+        ``line_length`` is the table's width and ``positions`` the right end of each column,
+        as fractions of it (all <= 1) or in characters, as in Keras; ``show_trainable`` adds a
+        column; ``layer_range=(first_name, last_name)`` prints part of the layers.
         ``profile=True`` adds FLOPs, measured milliseconds and buffer sizes per layer (see
         :func:`convnet.profiling.profile`; ``x`` is an optional sample batch)."""
+        print_fn = print if print_fn is None else print_fn
         if profile:
             from convnet import profiling
             print_fn(profiling.profile(self, x, verbose=False).table())
@@ -572,26 +578,69 @@ class Model:
         if not self.built:
             raise ValueError("summary: the model is not built yet; give the first layer an "
                              "input_shape or call model.build((None, ...))")
-        rows = [(f"{layer.name} ({type(layer).__name__})",
-                 str((None,) + tuple(layer.built_shapes()[1])), f"{layer.count_params():,}")
-                for layer in self.layers]
-        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2
-                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        layers = list(self.layers)
+        if layer_range is not None:
+            names = [layer.name for layer in layers]
+            try:
+                first, last = (names.index(n) for n in layer_range)
+            except (ValueError, TypeError):
+                raise ValueError(f"summary: layer_range must name two layers of {names}, got "
+                                 f"{layer_range!r}") from None
+            layers = layers[first:last + 1]
+        heads = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable
+                                                               else [])
+        rows = [[f"{layer.name} ({type(layer).__name__})",
+                 str((None,) + tuple(layer.built_shapes()[1])), f"{layer.count_params():,}"]
+                + (["Y" if layer.trainable else "N"] if show_trainable else [])
+                for layer in layers]
+        widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(heads)]
+        if line_length is not None or positions is not None:
+            total = int(line_length) if line_length is not None else sum(widths)
+            ends = list(positions) if positions is not None else None
+            if ends is None:
+                scale = total / sum(widths)
+                ends = list(np.cumsum([w * scale for w in widths]))
+            elif all(p <= 1 for p in ends):
+                ends = [p * total for p in ends]
+            if len(ends) != len(heads):
+                raise ValueError(f"summary: positions needs {len(heads)} column ends, got "
+                                 f"{list(positions)}")
+            ends = [int(e) for e in ends]
+            widths = [max(b - a, 2) for a, b in zip([0] + ends[:-1], ends)]
         total = sum(widths)
-        line = "".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"),
-                                                   widths))
+
+        def cells(values) -> str:
+            return "".join((v if len(v) < w else v[:w - 2] + "…").ljust(w)
+                           for v, w in zip(values, widths))
+
         print_fn(f'Model: "{self.name}"')
         print_fn("_" * total)
-        print_fn(line)
+        print_fn(cells(heads))
         print_fn("=" * total)
         for i, r in enumerate(rows):
-            print_fn("".join(c.ljust(w) for c, w in zip(r, widths)))
+            print_fn(cells(r))
             print_fn(("_" if i < len(rows) - 1 else "=") * total)
         trainable = sum(value.size for _, value, _ in self.trainable_triples())
         print_fn(f"Total params: {self.count_params():,}")
         print_fn(f"Trainable params: {trainable:,}")
         print_fn(f"Non-trainable params: {self.count_params() - trainable:,}")
         print_fn("_" * total)
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """Every layer's weights (the arrays themselves), in Keras's order."""
+        return [w for layer in self.layers for w in layer.weights]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights an optimizer updates."""
+        return [value for _, value, _ in self.trainable_triples()]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The rest (BatchNormalization's moving statistics, frozen layers)."""
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
 
     # ----- Keras files (the formats live in convnet.saving) ---------------------------------
     def to_json(self, **json_kwargs) -> str:

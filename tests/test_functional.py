@@ -200,3 +200,22 @@ def test_two_inputs_multiply_and_the_input_gradient():
     p = model([xa, xb], training=True)
     grads = model.backward(y, p, input_gradient=True)
     assert isinstance(grads, list) and [g.shape for g in grads] == [(4, 3), (4, 3)]
+
+
+def test_weights_kernel_bias_and_summary_options(capsys):
+    model = residual_model()
+    conv = model.layers[1]
+    assert conv.kernel is conv.params["kernel"] and conv.bias is conv.params["bias"]
+    assert model.layers[2].bias is None                          # use_bias=False
+    bn = model.layers[3]
+    assert [w.shape for w in bn.non_trainable_weights] == [(4,), (4,)]   # moving statistics
+    assert len(model.weights) == len(model.trainable_weights) + len(model.non_trainable_weights)
+    assert sum(w.size for w in model.non_trainable_weights) == 8
+    model.summary(line_length=60, positions=[0.5, 0.8, 1.0], show_trainable=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert max(len(line) for line in lines) == 60 and "Non-trainable params: 8" in lines[-2]
+    model.summary(show_trainable=True, layer_range=("conv2d", "add"))
+    out = capsys.readouterr().out
+    assert "Trainable" in out and "dense" not in out and "add (Add)" in out
+    with pytest.raises(ValueError, match="layer_range"):
+        model.summary(layer_range=("nope", "add"))

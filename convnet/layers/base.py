@@ -225,6 +225,24 @@ class Layer:
         """Parameter names in Keras's order (kernel before bias)."""
         return list(self.params)
 
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The parameter arrays themselves (not copies), in Keras's order."""
+        return [self.params[k] for k in self.weight_names()]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights an optimizer updates (none when ``trainable`` is False)."""
+        if not self.trainable:
+            return []
+        return [self.params[k] for k in self.weight_names() if k in self.grads]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        """The rest: ``non_trainable_names`` (moving statistics), or all when frozen."""
+        trainable = {id(w) for w in self.trainable_weights}
+        return [w for w in self.weights if id(w) not in trainable]
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the parameter arrays, in Keras's order."""
         return [self.params[k].copy() for k in self.weight_names()]

@@ -282,6 +282,16 @@ class Conv2D(ActivationMixin, Layer):
             dx = dx.transpose(0, 3, 1, 2)
         return dx
 
+    @property
+    def kernel(self) -> np.ndarray:
+        """The kernel array (Keras's ``layer.kernel``)."""
+        return self.params["kernel"]
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """The bias array, or None with ``use_bias=False`` (Keras's ``layer.bias``)."""
+        return self.params.get("bias")
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({

@@ -77,6 +77,16 @@ class Dense(ActivationMixin, Layer):
             return None    # first layer of a model: dL/dx would be thrown away
         return (dz @ self.params["kernel"].T).reshape(self._x_shape)
 
+    @property
+    def kernel(self) -> np.ndarray:
+        """The kernel array (Keras's ``layer.kernel``)."""
+        return self.params["kernel"]
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        """The bias array, or None with ``use_bias=False`` (Keras's ``layer.bias``)."""
+        return self.params.get("bias")
+
     def get_config(self) -> dict:
         config = super().get_config()
         config.update({
