@@ -27,7 +27,7 @@ from convnet import backend, graph, losses, optimizers, threads, utils
 from convnet import callbacks as callbacks_module
 from convnet import metrics as metrics_module
 from convnet.fast import inference
-from convnet.layers.base import Layer, format_shape
+from convnet.layers.base import Layer, format_shape, snake_case
 from convnet.progress import ProgressBar, format_logs
 
 
@@ -47,6 +47,19 @@ class Model:
     (:mod:`convnet.graph`). Several inputs take a list of arrays; several outputs give a list
     (``fit`` takes one output). ``Model(model.input, model.layers[i].output)`` shares the layers
     and shows the feature maps of any layer.
+
+    Subclassing works as in Keras, for a ``call`` made of layer calls: make the layers in
+    ``__init__`` (after ``super().__init__()``) and combine them in ``call(inputs)``. On the first
+    batch (or ``build``) convnet calls ``call`` once on a symbolic ``Input`` of that shape, and
+    the graph it records is the model (so ``call`` must not branch on the values)::
+
+        class Residual(convnet.Model):
+            def __init__(self):
+                super().__init__()
+                self.conv = Conv2D(8, 3, padding="same", activation="relu")
+                self.head = Dense(10, activation="softmax")
+            def call(self, x):
+                return self.head(Flatten()(Add()([self.conv(x), x])))
     """
 
     input_shape: tuple | None
@@ -54,11 +67,32 @@ class Model:
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
         if kwargs:
             raise TypeError(f"Model: unsupported arguments {sorted(kwargs)}")
-        self._init_state(name or "functional")
+        subclassed = type(self).call is not Model.call
+        self._init_state(name or (snake_case(type(self).__name__) if subclassed
+                                  else "functional"))
+        self._traced = not subclassed
+        if subclassed and inputs is None and outputs is None:
+            return                                   # traced from call() on the first batch
         if inputs is None or outputs is None:
             raise TypeError("Model(inputs, outputs): give the symbolic inputs (keras.Input) and "
-                            "outputs; subclassing Model is not supported, use Sequential or the "
-                            "functional API")
+                            "outputs, or subclass Model and write call()")
+        self._init_graph(inputs, outputs)
+
+    def call(self, inputs):
+        """A subclass's forward pass, written with layer calls (see the class docstring)."""
+        raise NotImplementedError
+
+    def _trace(self, input_shape: tuple) -> None:
+        """Record a subclass's ``call`` on a symbolic input of per-sample ``input_shape``."""
+        inputs = graph.Input(shape=tuple(input_shape))
+        outputs = self.call(inputs)
+        if not graph.is_symbolic(outputs):
+            raise TypeError(f"{type(self).__name__}.call must return what its layers made of the "
+                            f"input (symbolic tensors), got {type(outputs).__name__}")
+        self._init_graph(inputs, outputs)
+        self._traced = True
+
+    def _init_graph(self, inputs, outputs) -> None:
         self._single_input = not isinstance(inputs, (list, tuple))
         self._single_output = not isinstance(outputs, (list, tuple))
         self._inputs = [inputs] if self._single_input else list(inputs)
@@ -87,6 +121,7 @@ class Model:
         self.name = name
         self.layers: list[Layer] = []
         self.input_shape = None
+        self._traced = True
         self._values: dict | None = None
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: str | None = None
@@ -129,10 +164,13 @@ class Model:
 
     @property
     def built(self) -> bool:
-        return True
+        return self._traced
 
     def build(self, input_shape: tuple) -> None:
-        """A graph model is built when made (its inputs have shapes)."""
+        """A graph model is built when made (its inputs have shapes); a subclass traces its
+        ``call`` for a batch shape such as ``(None, 28, 28, 1)``."""
+        if not self._traced:
+            self._trace(tuple(input_shape)[1:])
 
     @property
     def output_shape(self):
@@ -140,7 +178,8 @@ class Model:
         return shapes[0] if self._single_output else shapes
 
     def _ensure_built(self, x) -> None:
-        pass
+        if not self._traced:
+            self._trace(tuple(np.shape(x)[1:]))
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by name, or by position in ``layers``."""
@@ -204,6 +243,8 @@ class Model:
     def forward(self, x, training: bool = False):
         """The graph's output for ``x`` (a list of arrays for several inputs): every node's
         ``forward`` in topological order, on one batch; a list for several outputs."""
+        if not self._traced:
+            self._trace(tuple(np.shape(x)[1:]))
         arrays = [x] if self._single_input else list(x)
         if len(arrays) != len(self._inputs):
             raise ValueError(f"{self.name}: expects {len(self._inputs)} input arrays, got "

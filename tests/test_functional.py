@@ -219,3 +219,43 @@ def test_weights_kernel_bias_and_summary_options(capsys):
     assert "Trainable" in out and "dense" not in out and "add (Add)" in out
     with pytest.raises(ValueError, match="layer_range"):
         model.summary(layer_range=("nope", "add"))
+
+
+class _SubclassedResidual(Model):
+    """Keras's subclassing style: layers in __init__, their composition in call."""
+
+    def __init__(self, classes=3):
+        super().__init__()
+        self.conv = Conv2D(4, 3, padding="same", activation="relu")
+        self.block = Conv2D(4, 3, padding="same")
+        self.add = Add()
+        self.pool = GlobalAveragePooling2D()
+        self.head = Dense(classes, activation="softmax")
+
+    def call(self, inputs):
+        x = self.conv(inputs)
+        return self.head(self.pool(self.add([self.block(x), x])))
+
+
+def test_a_subclassed_model_is_traced_from_call_and_trains():
+    with gradcheck.float64():
+        model = _SubclassedResidual()
+        assert not model.built and model.name.endswith("subclassed_residual")
+        model.compile(loss="categorical_crossentropy", optimizer="adam")
+        x, y = _data()
+        result = gradcheck.check_model(model, x, y, tolerance=TOL)
+    assert result.passed, "\n" + result.table()
+    assert model.built and [type(layer).__name__ for layer in model.layers] == [
+        "InputLayer", "Conv2D", "Conv2D", "Add", "GlobalAveragePooling2D", "Dense"]
+    before = model.predict(x)
+    model.fit(x, y, epochs=2, batch_size=3, verbose=0)
+    assert not np.allclose(model.predict(x), before)
+
+
+def test_a_subclass_call_must_return_layer_outputs():
+    class Broken(Model):
+        def call(self, inputs):
+            return 3.0
+
+    with pytest.raises(TypeError, match="must return what its layers made"):
+        Broken().predict(np.zeros((2, 3), "float32"))
