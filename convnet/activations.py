@@ -4,6 +4,11 @@ Every activation is a pair: ``f(z)`` and ``backward(dy, y)``, which turns dL/dy 
 only the output ``y = f(z)`` -- for all of these the derivative is a simple function of ``y``, so
 layers need not keep ``z``. The forward functions accept ``out=`` so a layer that owns ``z`` can
 overwrite it instead of allocating another array.
+
+The definitions are Keras 3's (``keras.activations``). Where tf-keras 2.x differed it is said at
+the function (``hard_sigmoid``). GELU and SiLU/swish are not here: their derivatives are not
+functions of ``y`` (both dip below zero and come back, so one ``y`` can come from two ``z``), and
+the layers keep only ``y``; :func:`get` says so when asked for them.
 """
 
 from __future__ import annotations
@@ -69,23 +74,147 @@ def softmax_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
     return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
 
 
+def _into(out: np.ndarray | None, value: np.ndarray) -> np.ndarray:
+    """``value`` written into ``out`` when one is given (``out`` may be the input itself)."""
+    if out is None:
+        return value
+    out[...] = value
+    return out
+
+
+def elu(z: np.ndarray, out: np.ndarray | None = None, *, alpha: float = 1.0) -> np.ndarray:
+    """Exponential linear unit: ``y = z`` for ``z > 0``, else ``alpha (exp(z) - 1)``."""
+    return _into(out, np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0))))
+
+
+def elu_backward(dy: np.ndarray, y: np.ndarray, *, alpha: float = 1.0) -> np.ndarray:
+    # z < 0: dy/dz = alpha exp(z) = y + alpha; z > 0: 1. (y < 0 exactly when z < 0.)
+    return np.where(y < 0, dy * (y + alpha), dy)
+
+
+# SELU's constants, as Keras rounds them (Klambauer et al. 2017, "Self-Normalizing Neural
+# Networks").
+SELU_ALPHA = 1.67326324
+SELU_SCALE = 1.05070098
+
+
+def selu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Scaled ELU: ``y = scale * elu(z, alpha)`` with ``alpha ~ 1.6733``, ``scale ~ 1.0507``."""
+    return _into(out, SELU_SCALE * np.where(z > 0, z, SELU_ALPHA * np.expm1(np.minimum(z, 0))))
+
+
+def selu_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # z < 0: dy/dz = scale alpha exp(z) = y + scale alpha; z > 0: scale.
+    return np.where(y < 0, dy * (y + SELU_SCALE * SELU_ALPHA), dy * SELU_SCALE)
+
+
+def softplus(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``y = log(1 + exp(z))``, computed without overflow (``logaddexp(0, z)``)."""
+    return np.logaddexp(0, z, out=out)
+
+
+def softplus_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # dy/dz = sigmoid(z) = 1 - exp(-y) (since exp(y) = 1 + exp(z)); expm1 keeps small y exact.
+    return dy * -np.expm1(-y)
+
+
+def softsign(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``y = z / (1 + |z|)``."""
+    return _into(out, z / (1 + np.abs(z)))
+
+
+def softsign_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # dy/dz = 1 / (1 + |z|)^2, and 1 / (1 + |z|) = 1 - |y|.
+    return dy * np.square(1 - np.abs(y))
+
+
+def relu6(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """ReLU capped at 6: ``y = min(max(z, 0), 6)``."""
+    return np.clip(z, 0, 6, out=out)
+
+
+def relu6_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # slope 1 strictly between the kinks (0 < y < 6), else 0 (as relu: 0 at the kinks).
+    return dy * ((y > 0) & (y < 6))
+
+
+def hard_sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Piecewise-linear sigmoid, Keras 3's definition: ``y = relu6(z + 3) / 6``
+    (0 below -3, 1 above 3, ``z/6 + 1/2`` between).
+
+    tf-keras 2.x (and Keras 2) used ``clip(0.2 z + 0.5, 0, 1)`` (kinks at -2.5 and 2.5); convnet
+    follows Keras 3, so a tf-keras model using ``'hard_sigmoid'`` computes slightly different
+    values here."""
+    t = np.add(z, 3.0, out=out)
+    np.clip(t, 0, 6, out=t)
+    t /= 6
+    return t
+
+
+def hard_sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # slope 1/6 strictly between the kinks (0 < y < 1), else 0.
+    return dy * ((y > 0) & (y < 1)) / 6
+
+
+def exponential(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``y = exp(z)``."""
+    return np.exp(z, out=out)
+
+
+def exponential_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # d exp(z)/dz = exp(z) = y
+    return dy * y
+
+
+def leaky_relu(z: np.ndarray, out: np.ndarray | None = None, *,
+               negative_slope: float = 0.2) -> np.ndarray:
+    """Leaky ReLU: ``y = z`` for ``z > 0``, else ``negative_slope * z`` (0.2 by default, as
+    Keras 3's ``activations.leaky_relu``; the ``LeakyReLU`` layer's default is 0.3)."""
+    return _into(out, np.where(z > 0, z, negative_slope * z))
+
+
+def leaky_relu_backward(dy: np.ndarray, y: np.ndarray, *,
+                        negative_slope: float = 0.2) -> np.ndarray:
+    # slope 1 where y > 0 (z > 0; the slope is positive, so y has z's sign), else negative_slope.
+    return np.where(y > 0, dy, dy * negative_slope)
+
+
 _ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "linear": (linear, linear_backward),
     "relu": (relu, relu_backward),
     "tanh": (tanh, tanh_backward),
     "sigmoid": (sigmoid, sigmoid_backward),
     "softmax": (softmax, softmax_backward),
+    "elu": (elu, elu_backward),
+    "selu": (selu, selu_backward),
+    "softplus": (softplus, softplus_backward),
+    "softsign": (softsign, softsign_backward),
+    "relu6": (relu6, relu6_backward),
+    "hard_sigmoid": (hard_sigmoid, hard_sigmoid_backward),
+    "exponential": (exponential, exponential_backward),
+    "leaky_relu": (leaky_relu, leaky_relu_backward),
 }
 
+# Keras activations whose derivative needs z, which the layers do not keep (see the module doc).
+_NEEDS_INPUT = {"gelu", "silu", "swish", "mish", "hard_silu", "hard_swish"}
 
-def get(name: str | Callable | None) -> tuple[str, Callable, Callable]:
-    """Return ``(name, forward, backward)`` for an activation name (``None`` means linear).
 
-    A callable named like one (e.g. ``activations.relu``) stands for that name."""
+def get(name) -> tuple[str, Callable, Callable]:
+    """Return ``(name, forward, backward)`` for an activation (``None`` means linear).
+
+    Takes a name (``'elu'``), one of this module's functions (``activations.elu``) or Keras 3's
+    serialised form of a built-in function (``{"class_name": "function", "config": "elu"}``)."""
     if name is None:
         name = "linear"
-    if callable(name) and getattr(name, "__name__", None) in _ACTIVATIONS:
+    if isinstance(name, dict) and name.get("class_name") == "function":
+        name = name.get("config")
+    if callable(name) and getattr(name, "__name__", None) in _ACTIVATIONS.keys() | _NEEDS_INPUT:
         name = name.__name__
+    if isinstance(name, str) and name in _NEEDS_INPUT:
+        raise ValueError(f"Activation {name!r} is not supported yet: its derivative is not a "
+                         "function of the output y (the curve dips and rises again, so one y "
+                         "comes from two inputs), and convnet's layers keep only y. Supported: "
+                         f"{sorted(_ACTIVATIONS)}")
     if not isinstance(name, str) or name not in _ACTIVATIONS:
         raise ValueError(f"Unknown activation {name!r}; "
                          f"expected one of {sorted(_ACTIVATIONS)}")

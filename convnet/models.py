@@ -124,7 +124,8 @@ class Model:
         self._traced = True
         self._values: dict | None = None
         self.optimizer: optimizers.Optimizer | None = None
-        self.loss: str | None = None
+        self.loss: str | losses.Loss | None = None
+        self._loss: losses.Loss | None = None
         self.metrics_names: list[str] = []
         self.stop_training = False
         self.stop_reason: str | None = None
@@ -197,15 +198,21 @@ class Model:
 
     # ----- compile / train ------------------------------------------------------------------
     def compile(self, loss=None, optimizer="adadelta", metrics=None, **kwargs) -> None:
-        """Choose the loss, the optimizer and the metrics (only accuracy is known, as
-        ``'accuracy'`` or ``'acc'``; ``fit`` logs it under the name given, as Keras does, and a
-        single name without a list is accepted, as tf.keras did)."""
+        """Choose the loss (a name, a :mod:`convnet.losses` function, or a ``Loss`` such as
+        ``SparseCategoricalCrossentropy(from_logits=True)``), the optimizer and the metrics
+        (names, functions or :mod:`convnet.metrics` objects; ``fit`` logs each under the name
+        given, as Keras does, and a single name without a list is accepted, as tf.keras did)."""
         if kwargs:
             raise TypeError(f"compile: unsupported arguments {sorted(kwargs)}")
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. "
                              "loss='categorical_crossentropy'")
-        self.loss, self._loss_fn, self._loss_grad = losses.get(loss)
+        self._loss = losses.get_loss(loss)
+        # model.loss: the name for a name or function, else the Loss itself (its settings, such
+        # as from_logits, must survive losses.get(model.loss), as gradcheck resolves it)
+        self.loss = self._loss if isinstance(loss, (losses.Loss, type)) else self._loss.name
+        self._loss_fn = self._loss.call
+        self._loss_mean = metrics_module.Mean("loss")
         self.optimizer = optimizers.get(optimizer)
         if metrics is None or isinstance(metrics, str) or callable(metrics):
             metrics = [] if metrics is None else [metrics]
@@ -219,7 +226,7 @@ class Model:
 
     def _fused_softmax(self) -> bool:
         return (getattr(self._output_layer(), "activation", None) == "softmax"
-                and self.loss in ("categorical_crossentropy", "sparse_categorical_crossentropy"))
+                and self._loss is not None and self._loss.fuses_softmax)
 
     def train_on_batch(self, x, y) -> list[float]:
         """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch.
@@ -229,6 +236,7 @@ class Model:
         x, y = self._check_xy(x, y, "train_on_batch")
         if len(x) == 0:
             raise ValueError(f"train_on_batch: x has 0 samples (shape {tuple(x.shape)})")
+        self._reset_metrics()               # this batch's values, as tf.keras's default
         results = self._train_step(x, y)
         if self.nonfinite is not None:
             warnings.warn(f"train_on_batch: {self.nonfinite}; the weights were not updated",
@@ -277,10 +285,10 @@ class Model:
         dL/d(out) of the batch-mean loss -- or, when the last layer is softmax and the loss a
         cross-entropy, dL/dz of that layer, ``(p - y) / N`` (no softmax Jacobian, no division by
         small probabilities). :meth:`backward_steps` takes it from there."""
+        assert self._loss is not None
         if self._fused_softmax():
-            sparse = self.loss == "sparse_categorical_crossentropy"
-            return losses.softmax_crossentropy_gradient(y, out, sparse=sparse)
-        return self._loss_grad(y, out)
+            return self._loss.softmax_gradient(y, out)
+        return self._loss.gradient(y, out)
 
     def backward(self, y: np.ndarray, out: np.ndarray,
                  input_gradient: bool = False) -> np.ndarray | None:
@@ -333,10 +341,18 @@ class Model:
                     if key in layer.grads:            # not the non-trainable weights
                         yield f"{layer.name}/{key}", value, layer.grads[key]
 
+    def _reset_metrics(self) -> None:
+        self._loss_mean.reset_state()
+        for _, metric in self._metrics:
+            metric.reset_state()
+
     def _scores(self, y: np.ndarray, out: np.ndarray) -> list[float]:
-        scores = [float(np.mean(self._loss_fn(y, out)))]
-        scores += [float(np.mean(fn(y, out))) for _, fn in self._metrics]
-        return scores
+        """Add one batch to the streaming loss and metrics; ``[loss, *metrics]`` over every
+        batch since :meth:`_reset_metrics` (Precision/AUC from summed counts, not batch means)."""
+        self._loss_mean.update_state(np.mean(self._loss_fn(y, out)), sample_weight=len(y))
+        for _, metric in self._metrics:
+            metric.update_state(y, out)
+        return [self._loss_mean.result()] + [metric.result() for _, metric in self._metrics]
 
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: list | None = None,
@@ -399,8 +415,8 @@ class Model:
             bar = ProgressBar(steps, stream=sys.stdout) if verbose == 1 else None
             started = time.perf_counter()
             order = utils.rng().permutation(n) if shuffle else np.arange(n)
-            totals = np.zeros(len(self.metrics_names))
-            seen = 0
+            self._reset_metrics()           # the epoch's logs cover this epoch's batches
+            scores: list[float] = []
             for step in range(steps):
                 idx = order[step * batch_size:(step + 1) * batch_size]
                 if shuffle:
@@ -410,15 +426,13 @@ class Model:
                 if self.nonfinite is not None:
                     self._stop_on_nonfinite(epoch, step, bar)
                     break
-                totals += np.asarray(scores) * len(idx)
-                seen += len(idx)
-                logs = dict(zip(self.metrics_names, totals / seen))
+                logs = dict(zip(self.metrics_names, scores))
                 cbs.on_train_batch_end(step, logs)
                 if bar is not None:
                     bar.update(step + 1, logs)
             if self.nonfinite is not None:
                 break
-            logs = dict(zip(self.metrics_names, (totals / seen).tolist()))
+            logs = dict(zip(self.metrics_names, scores))
             if validation_data is not None:
                 val = self.evaluate(validation_data[0], validation_data[1],
                                     batch_size=max(batch_size, 256), verbose=0, callbacks=cbs)
@@ -490,13 +504,13 @@ class Model:
         batch_size = _positive_int(32 if batch_size is None else batch_size,
                                    "evaluate: batch_size")
         cbs.on_test_begin()
-        totals = np.zeros(len(self.metrics_names))
+        self._reset_metrics()
+        results: list[float] = []
         started = time.perf_counter()
         step = self.INFERENCE_BLOCK                         # as in predict
         for start in range(0, len(x), step):
             xb, yb = x[start:start + step], y[start:start + step]
-            totals += np.asarray(self._scores(yb, self._forward(xb))) * len(xb)
-        results = (totals / max(len(x), 1)).tolist()
+            results = self._scores(yb, self._forward(xb))
         cbs.on_test_end(dict(zip(self.metrics_names, results)))
         if verbose:
             print(f"{len(x)} samples - {time.perf_counter() - started:.1f}s"
@@ -549,7 +563,7 @@ class Model:
                              f"{len(self._output_shapes())}")
         last = self._output_layer()
         out_shape = tuple(last.built_shapes()[1])
-        if self.loss == "sparse_categorical_crossentropy":
+        if self._loss is not None and self._loss.sparse_labels:
             labels = y.reshape(len(y), -1)
             if labels.shape[1] != 1:
                 raise ValueError(f"{what}: sparse_categorical_crossentropy expects integer labels "

@@ -27,6 +27,7 @@ import json
 import warnings
 from typing import Any
 
+from convnet import initializers
 from convnet import layers as layers_module
 from convnet.saving.errors import FormatError, UnknownLayerError
 
@@ -73,10 +74,6 @@ _VARIANCE_SCALING = {
     (2.0, "fan_in", "normal"): "he_normal",
     (1.0, "fan_in", "uniform"): "lecun_uniform",
 }
-_KNOWN_INITIALIZERS = {"GlorotUniform", "GlorotNormal", "HeUniform", "HeNormal",
-                       "LecunUniform", "Zeros", "Ones", "glorot_uniform", "glorot_normal",
-                       "he_uniform", "he_normal", "lecun_uniform", "zeros", "ones"}
-
 PORTABLE_HEADER = {"keras_version": "2.2.4", "backend": "tensorflow"}
 
 
@@ -277,26 +274,27 @@ def layer_from_entry(cls_name, cfg: dict, position: int,
         raise FormatError(f"model description: layer {position} ({cls_name}): {exc}") from None
 
 
-def _initializer(spec, layer_name, key) -> str:
+def _initializer(spec, layer_name, key) -> initializers.InitializerSpec:
+    """A Keras initialiser entry (name, or dict with or without ``module``/``registered_name``)
+    as a layer takes it; an unseeded Keras 2.2 ``VarianceScaling`` as the name it equals."""
     if spec is None:
         return "zeros" if key == "bias_initializer" else "glorot_uniform"
-    if isinstance(spec, str) and spec in _KNOWN_INITIALIZERS:
-        return spec
-    if isinstance(spec, dict):
-        cls = spec.get("class_name")
-        if isinstance(cls, str) and cls in _KNOWN_INITIALIZERS:
-            return cls
-        if cls == "VarianceScaling" and isinstance(spec.get("config"), dict):
-            c = spec["config"]
-            try:
-                found = _VARIANCE_SCALING.get((float(c.get("scale", 1.0)), str(c.get("mode")),
-                                               str(c.get("distribution"))))
-            except (TypeError, ValueError):
-                found = None
-            if found:
-                return found
+    if isinstance(spec, dict) and spec.get("class_name") == "VarianceScaling" \
+            and isinstance(spec.get("config"), dict) and spec["config"].get("seed") is None:
+        c = spec["config"]
+        try:
+            found = _VARIANCE_SCALING.get((float(c.get("scale", 1.0)), str(c.get("mode")),
+                                           str(c.get("distribution"))))
+        except (TypeError, ValueError):
+            found = None
+        if found:
+            return found
+    try:
+        return initializers.normalize(spec)
+    except ValueError as exc:
+        problem = str(exc)
     # Initialisers only matter before weights are loaded; keep going with Keras's default.
     warnings.warn(f"layer {layer_name!r}: initializer {spec!r} ({key}) is not one convnet "
-                  "knows; using glorot_uniform / zeros instead (loaded weights are unaffected)",
-                  stacklevel=4)
+                  f"can build ({problem}); using glorot_uniform / zeros instead (loaded weights "
+                  "are unaffected)", stacklevel=4)
     return "zeros" if key == "bias_initializer" else "glorot_uniform"
