@@ -730,9 +730,16 @@ class Model:
         return saving.load_checkpoint(self, filepath)
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name,
-                "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()}
-                           for layer in self.layers]}
+        """The architecture as Keras's ``config`` (what ``to_json`` writes under "config")."""
+        import json
+        return json.loads(self.to_json())["config"]
+
+    @classmethod
+    def from_config(cls, config: dict) -> Model:
+        """A new model (fresh weights) from :meth:`get_config`'s output."""
+        from convnet import saving
+        class_name = "Sequential" if issubclass(cls, Sequential) else "Model"
+        return saving.model_from_config({"class_name": class_name, "config": config})
 
 
 class Sequential(Model):
@@ -920,6 +927,17 @@ def _positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def clone_model(model: Model) -> Model:
+    """A new model with the same architecture and new, freshly initialised weights (Keras's
+    ``clone_model``); copy the weights with ``clone.set_weights(model.get_weights())``."""
+    import json
+
+    from convnet import saving
+    if not isinstance(model, Model):
+        raise TypeError(f"clone_model expects a convnet model, got {type(model).__name__}")
+    return saving.model_from_config(json.loads(model.to_json()))
 
 
 def model_from_json(json_string: str, custom_objects=None) -> Model:

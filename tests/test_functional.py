@@ -259,3 +259,22 @@ def test_a_subclass_call_must_return_layer_outputs():
 
     with pytest.raises(TypeError, match="must return what its layers made"):
         Broken().predict(np.zeros((2, 3), "float32"))
+
+
+def test_clone_model_and_from_config_rebuild_the_architecture():
+    from convnet.models import clone_model
+
+    for model in (residual_model(), Sequential([Input(shape=(5,)), Dense(4, activation="relu"),
+                                                 Dense(2, activation="softmax")])):
+        clone = clone_model(model)
+        assert type(clone) is type(model) and clone is not model
+        assert [type(layer).__name__ for layer in clone.layers] == \
+            [type(layer).__name__ for layer in model.layers]
+        assert all(a.shape == b.shape for a, b in zip(clone.get_weights(), model.get_weights()))
+        clone.set_weights(model.get_weights())
+        x = np.random.default_rng(5).standard_normal((3,) + model.input_shape).astype("float32")
+        np.testing.assert_array_equal(clone.predict(x), model.predict(x))
+        again = type(model).from_config(model.get_config())
+        assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
+    with pytest.raises(TypeError, match="clone_model expects a convnet model"):
+        clone_model("model")
