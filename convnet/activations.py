@@ -92,10 +92,10 @@ def elu_backward(dy: np.ndarray, y: np.ndarray, *, alpha: float = 1.0) -> np.nda
     return np.where(y < 0, dy * (y + alpha), dy)
 
 
-# SELU's constants, as Keras rounds them (Klambauer et al. 2017, "Self-Normalizing Neural
-# Networks").
-SELU_ALPHA = 1.67326324
-SELU_SCALE = 1.05070098
+# SELU's constants (Klambauer et al. 2017, "Self-Normalizing Neural Networks") in full, as
+# Keras 3's backends (torch, jax, tf.nn.selu) use them; its docstring shows them rounded.
+SELU_ALPHA = 1.6732632423543772
+SELU_SCALE = 1.0507009873554805
 
 
 def selu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -145,10 +145,7 @@ def hard_sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     tf-keras 2.x (and Keras 2) used ``clip(0.2 z + 0.5, 0, 1)`` (kinks at -2.5 and 2.5); convnet
     follows Keras 3, so a tf-keras model using ``'hard_sigmoid'`` computes slightly different
     values here."""
-    t = np.add(z, 3.0, out=out)
-    np.clip(t, 0, 6, out=t)
-    t /= 6
-    return t
+    return _into(out, np.clip(z + 3.0, 0, 6) / 6)
 
 
 def hard_sigmoid_backward(dy: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -211,10 +208,10 @@ def get(name) -> tuple[str, Callable, Callable]:
     if callable(name) and getattr(name, "__name__", None) in _ACTIVATIONS.keys() | _NEEDS_INPUT:
         name = name.__name__
     if isinstance(name, str) and name in _NEEDS_INPUT:
-        raise ValueError(f"Activation {name!r} is not supported yet: its derivative is not a "
-                         "function of the output y (the curve dips and rises again, so one y "
-                         "comes from two inputs), and convnet's layers keep only y. Supported: "
-                         f"{sorted(_ACTIVATIONS)}")
+        raise ValueError(f"Unknown activation {name!r}: Keras has it, but convnet does not "
+                         "support it yet: its derivative is not a function of the output y (the "
+                         "curve dips and rises again, so one y comes from two inputs), and "
+                         f"convnet's layers keep only y. Supported: {sorted(_ACTIVATIONS)}")
     if not isinstance(name, str) or name not in _ACTIVATIONS:
         raise ValueError(f"Unknown activation {name!r}; "
                          f"expected one of {sorted(_ACTIVATIONS)}")

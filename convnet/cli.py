@@ -173,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=_positive, default=10)
     t.add_argument("--batch-size", type=_positive, default=128)
     t.add_argument("--optimizer", default="adadelta",
-                   choices=["adadelta", "sgd", "adagrad", "rmsprop", "adam"])
+                   choices=["adadelta", "sgd", "adagrad", "rmsprop", "adam", "adamw", "nadam",
+                            "adamax", "lion"])
     t.add_argument("--limit", type=_positive, default=None, help="train on the first N images")
     t.add_argument("--seed", type=int, default=None)
     t.add_argument("--out", required=True, help="output folder")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import numpy as np
 
 from convnet import backend, kernels
-from convnet import schedules as schedules
+from convnet import schedules as schedules  # re-exported: convnet.optimizers.schedules
 
 # Keras 3 config keys convnet accepts only at their default values (no EMA, no loss scaling, no
 # gradient accumulation here); tf-keras's ``jit_compile`` / ``is_legacy_optimizer`` mean nothing.
@@ -104,6 +104,12 @@ class Optimizer:
                             "ReduceLROnPlateau, LearningRateScheduler or by hand); create it "
                             "with a number as learning_rate to make the rate settable")
         self._learning_rate = _positive(value, "learning_rate", type(self).__name__)
+
+    @property
+    def scheduled(self) -> bool:
+        """Whether the learning rate follows a schedule or callable of the step (then it
+        cannot be set, and a checkpoint restores it through ``iterations``)."""
+        return callable(self._learning_rate)
 
     @property
     def lr(self) -> float:

@@ -102,10 +102,13 @@ def load_checkpoint(model, path: str | os.PathLike) -> int:
         t = f["convnet_training"]
         epochs_done = int(t.attrs["epochs_done"])
         rng_states = json.loads(text_attr(t.attrs["rng"]))
-    assign(pairs)
     opt = model.optimizer
+    saved_lr = config.get("learning_rate")
+    restore_lr = isinstance(saved_lr, (int, float)) and not opt.scheduled   # else: by step
+    assign(pairs)
     opt.state, opt.iterations = state, iterations
-    opt.learning_rate = float(config.get("learning_rate", opt.learning_rate))
+    if restore_lr:
+        opt.learning_rate = float(saved_lr)
     utils.set_rng_state(rng_states["convnet"])
     for layer in model.layers:
         if layer.name in rng_states and getattr(layer, "rng_state", None) is not None:
