@@ -153,11 +153,10 @@ CategoricalAccuracy = _wrapper(categorical_accuracy, "categorical_accuracy")
 SparseCategoricalAccuracy = _wrapper(sparse_categorical_accuracy, "sparse_categorical_accuracy")
 MeanAbsoluteError = _wrapper(mean_absolute_error, "mean_absolute_error")
 MeanSquaredError = _wrapper(mean_squared_error, "mean_squared_error")
-Accuracy = _wrapper(accuracy, "accuracy")
 for _cls, _name in [(CategoricalAccuracy, "CategoricalAccuracy"),
                     (SparseCategoricalAccuracy, "SparseCategoricalAccuracy"),
                     (MeanAbsoluteError, "MeanAbsoluteError"),
-                    (MeanSquaredError, "MeanSquaredError"), (Accuracy, "Accuracy")]:
+                    (MeanSquaredError, "MeanSquaredError")]:
     _cls.__name__ = _cls.__qualname__ = _name
 
 
@@ -269,7 +268,7 @@ _FUNCTIONS: dict[str, Callable] = {
     "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
 }
 _CLASSES: dict[str, Callable[..., Metric]] = {cls.__name__.lower(): cls for cls in (
-    Accuracy, CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy,
+    CategoricalAccuracy, SparseCategoricalAccuracy, BinaryAccuracy,
     TopKCategoricalAccuracy, SparseTopKCategoricalAccuracy, MeanAbsoluteError, MeanSquaredError,
     Precision, Recall, AUC)}
 
