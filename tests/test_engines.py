@@ -209,3 +209,29 @@ def test_a_model_trained_on_one_engine_carries_on_on_the_other():
     assert model.layers[0].path is not None            # back on the fast path
     error_bounds.check_paths(model.predict(x), p_numpy,
                              error_bounds.model_bound(model, x)[1], "predict")
+
+
+@pytest.mark.parametrize("axis, shape", [(-1, (5, 4, 3)), (1, (3, 5, 4)), (-1, (6,))])
+def test_batch_normalization_gives_the_same_numbers_on_both_engines(axis, shape):
+    """The fast engine's kernels (channels-last) against the layer's NumPy, in float64: sums of
+    at most 9 * 20 terms, so both are within ~1e-14 of each other relative to the values."""
+    from convnet.layers import BatchNormalization
+
+    backend.set_floatx("float64")
+    fast, plain, rng = _twin_layers(lambda: BatchNormalization(axis=axis), shape)
+    variance = np.abs(fast.params["moving_variance"]) + 0.5       # a variance is positive
+    for layer in (fast, plain):
+        layer.params["moving_variance"][...] = variance
+    x = rng.standard_normal((9,) + shape) * 3 + 1
+    dy = rng.standard_normal((9,) + shape)
+    for training in (True, False):
+        results = []
+        for layer, engine in ((fast, "fast"), (plain, "numpy")):
+            with backend.engine(engine):
+                y = layer.forward(x, training=training)
+                dx = layer.backward(dy)
+            results.append((y, dx, *[layer.grads[k].copy() for k in ("gamma", "beta")],
+                            layer.params["moving_mean"].copy()))
+        for a, b in zip(*results):
+            assert np.isfinite(a).all() and np.isfinite(b).all()
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.abs(b).max())

@@ -347,3 +347,35 @@ def test_unpool_relu_bias_backward_matches_reference(n, h, w, c, pool, dtype, se
     db_bound = (error_bounds.gamma(rows.shape[0] + 1, dtype) * (rows.sum(axis=0) + 1)
                 + dz_bound.reshape(-1, c).sum(axis=0))
     error_bounds.check_paths(db, db_ref + 1, db_bound, "db")
+
+
+@SETTINGS
+@given(st.integers(1, 1200), st.integers(1, 9), st.sampled_from([np.float32, np.float64]),
+       st.booleans(), st.integers(0, 2**16))
+def test_batchnorm_kernels_match_reference(rows, c, dtype, batch_stats, seed):
+    """BatchNormalization's fast kernels (blocks of rows, float64 sums) against the NumPy
+    definitions, each within the rounding bound of its sums of ``rows`` terms."""
+    rng = np.random.default_rng(seed)
+    x = (rng.standard_normal((rows, c)) * 0.1 + rng.uniform(-1, 1, c)).astype(dtype)
+    gamma, beta = rng.uniform(0.5, 2, c).astype(dtype), rng.uniform(-1, 1, c).astype(dtype)
+    g = error_bounds.gamma
+    mean, var = reference.batchnorm_stats(x)
+    mean_j, var_j = jit.batchnorm_stats(x)
+    ax = np.abs(x.astype(np.float64))
+    error_bounds.check_paths(mean_j, mean, g(rows, dtype) * ax.mean(axis=0), "mean")
+    spread = (ax + np.abs(mean.astype(np.float64))) ** 2
+    error_bounds.check_paths(var_j, var, g(rows + 4, dtype) * spread.mean(axis=0), "var")
+    inv_std = (1 / np.sqrt(var + 1e-3)).astype(dtype)
+    xhat, y = reference.batchnorm_forward(x, mean, inv_std, gamma, beta)
+    xhat_j, y_j = jit.batchnorm_forward(x, mean, inv_std, gamma, beta)
+    scale = (ax + np.abs(mean)) * inv_std                    # |x - mean| * inv_std at most
+    error_bounds.check_paths(xhat_j, xhat, g(3, dtype) * scale, "xhat")
+    error_bounds.check_paths(y_j, y, g(5, dtype) * (gamma * scale + np.abs(beta)), "y")
+    dy = rng.standard_normal((rows, c)).astype(dtype)
+    dx, dgamma, dbeta = reference.batchnorm_backward(dy, xhat, gamma * inv_std, batch_stats)
+    dx_j, dgamma_j, dbeta_j = jit.batchnorm_backward(dy, xhat, gamma * inv_std, batch_stats)
+    ady, axh = np.abs(dy.astype(np.float64)), np.abs(xhat.astype(np.float64))
+    error_bounds.check_paths(dgamma_j, dgamma, g(rows, dtype) * (ady * axh).sum(axis=0), "dgamma")
+    error_bounds.check_paths(dbeta_j, dbeta, g(rows, dtype) * ady.sum(axis=0), "dbeta")
+    terms = ady + ady.mean(axis=0) + axh * (ady * axh).mean(axis=0)
+    error_bounds.check_paths(dx_j, dx, g(rows + 6, dtype) * np.abs(gamma * inv_std) * terms, "dx")

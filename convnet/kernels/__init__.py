@@ -18,6 +18,9 @@ from convnet.kernels.jit import (
     avgpool_backward,
     avgpool_forward,
     avgpool_forward_serial,
+    batchnorm_backward,
+    batchnorm_forward,
+    batchnorm_stats,
     bias_relu,
     bias_relu_serial,
     col2im,
@@ -45,7 +48,8 @@ def for_engine() -> ModuleType:
     return reference if backend.get_engine() == "numpy" else jit
 
 
-__all__ = ["for_engine", "adadelta_update", "im2col", "col2im", "conv2d_direct",
+__all__ = ["for_engine", "batchnorm_stats", "batchnorm_forward", "batchnorm_backward",
+           "adadelta_update", "im2col", "col2im", "conv2d_direct",
            "conv2d_kernel_grad", "conv2d_relu_grads",
            "dropout_forward", "dropout_backward",
            "maxpool_forward", "maxpool_backward",

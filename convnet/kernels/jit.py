@@ -597,3 +597,94 @@ def unpool_relu_bias_backward_serial(dy, argmax, y, dz, db):
         _maxpool_backward_sample(dy, argmax, dz, s)
     rows = dz.reshape(-1, dz.shape[3])
     _relu_bias_backward_rows(rows, y.reshape(-1, y.shape[3]), rows, db, 0, rows.shape[0])
+
+
+# ----- BatchNormalization over channels-last rows ------------------------------------------------
+# Rows are cut into blocks of BN_BLOCK whatever the thread count, and each block's per-channel
+# sums (float64) are added in block order: the same bits on 1 and 2 threads.
+BN_BLOCK = 512
+
+
+@njit(cache=True, parallel=True)
+def _bn_block_sums(x, center, out):
+    """out[b, c] = sum over block b's rows of x[:, c] - center[c] (and its square, out[b, C+c])."""
+    m, c = x.shape
+    for b in prange(out.shape[0]):
+        for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
+            for ch in range(c):
+                d = x[r, ch] - center[ch]
+                out[b, ch] += d
+                out[b, c + ch] += d * d
+
+
+def batchnorm_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """See :func:`convnet.kernels.reference.batchnorm_stats`: two passes (the mean, then the
+    squares about it), float64 sums."""
+    x = np.ascontiguousarray(x)
+    m, c = x.shape
+    blocks = -(-m // BN_BLOCK)
+    sums = np.zeros((blocks, 2 * c))
+    _bn_block_sums(x, np.zeros(c), sums)
+    mean = sums[:, :c].sum(axis=0) / m
+    sums[...] = 0
+    _bn_block_sums(x, mean, sums)
+    var = sums[:, c:].sum(axis=0) / m
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+@njit(cache=True, parallel=True)
+def _bn_forward(x, mean, inv_std, gamma, beta, xhat, y):
+    for r in prange(x.shape[0]):
+        for ch in range(x.shape[1]):
+            h = (x[r, ch] - mean[ch]) * inv_std[ch]
+            xhat[r, ch] = h
+            y[r, ch] = gamma[ch] * h + beta[ch]
+
+
+def batchnorm_forward(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray,
+                      beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """See :func:`convnet.kernels.reference.batchnorm_forward`: one pass writes both."""
+    x = np.ascontiguousarray(x)
+    xhat, y = np.empty_like(x), np.empty_like(x)
+    mean, inv_std, gamma, beta = (np.ascontiguousarray(np.broadcast_to(v, x.shape[1:]),
+                                                       dtype=x.dtype)
+                                  for v in (mean, inv_std, gamma, beta))
+    _bn_forward(x, mean, inv_std, gamma, beta, xhat, y)
+    return xhat, y
+
+
+@njit(cache=True, parallel=True)
+def _bn_grad_sums(dy, xhat, out):
+    m, c = dy.shape
+    for b in prange(out.shape[0]):
+        for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
+            for ch in range(c):
+                out[b, ch] += dy[r, ch] * xhat[r, ch]
+                out[b, c + ch] += dy[r, ch]
+
+
+@njit(cache=True, parallel=True)
+def _bn_dx(dy, xhat, g, mean_dy, mean_dy_xhat, dx):
+    for r in prange(dy.shape[0]):
+        for ch in range(dy.shape[1]):
+            dx[r, ch] = g[ch] * (dy[r, ch] - mean_dy[ch] - xhat[r, ch] * mean_dy_xhat[ch])
+
+
+def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, g: np.ndarray,
+                       batch_stats: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """See :func:`convnet.kernels.reference.batchnorm_backward`: one pass for the two sums,
+    one for dx."""
+    dy, xhat = np.ascontiguousarray(dy), np.ascontiguousarray(xhat)
+    m, c = dy.shape
+    sums = np.zeros((-(-m // BN_BLOCK), 2 * c))
+    _bn_grad_sums(dy, xhat, sums)
+    total = sums.sum(axis=0)
+    dgamma, dbeta = total[:c].astype(dy.dtype), total[c:].astype(dy.dtype)
+    g = np.ascontiguousarray(np.broadcast_to(g, (c,)), dtype=dy.dtype)
+    dx = np.empty_like(dy)
+    if batch_stats:
+        _bn_dx(dy, xhat, g, (total[c:] / m).astype(dy.dtype), (total[:c] / m).astype(dy.dtype),
+               dx)
+    else:
+        _bn_dx(dy, xhat, g, np.zeros(c, dy.dtype), np.zeros(c, dy.dtype), dx)
+    return dx, dgamma, dbeta

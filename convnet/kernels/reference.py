@@ -257,3 +257,28 @@ def dropout_backward(dy: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarr
     dx = dy * keep
     dx *= dy.dtype.type(scale)
     return dx
+
+
+def batchnorm_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and biased variance of ``x`` (rows, C): BatchNormalization's batch
+    statistics for channels-last inputs (every sample and position is a row)."""
+    return x.mean(axis=0), x.var(axis=0)
+
+
+def batchnorm_forward(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray,
+                      beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``xhat = (x - mean) * inv_std`` and ``y = gamma * xhat + beta`` for ``x`` (rows, C)."""
+    xhat = (x - mean) * inv_std
+    return xhat, gamma * xhat + beta
+
+
+def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, g: np.ndarray,
+                       batch_stats: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(dx, dgamma, dbeta)`` of BatchNormalization for ``dy``, ``xhat`` (rows, C) and
+    ``g = gamma * inv_std``: with the batch's own statistics
+    ``dx = g * (dy - mean(dy) - xhat * mean(dy * xhat))``, else ``dx = g * dy``."""
+    dgamma, dbeta = (dy * xhat).sum(axis=0), dy.sum(axis=0)
+    if not batch_stats:
+        return g * dy, dgamma, dbeta
+    m = dy.shape[0]
+    return g * (dy - dbeta / m - xhat * (dgamma / m)), dgamma, dbeta

@@ -13,6 +13,10 @@ Backward (training), the chain rule through ``xhat``, ``mean`` and ``var``::
 
 At inference ``mean`` and ``var`` are the moving averages, constants, so the layer is the affine
 map ``y = gamma / sqrt(var + eps) * (x - mean) + beta``. Derivation: ``docs/backprop.md``.
+
+The NumPy below is what the NumPy engine runs. On the fast engine, channels-last float32/float64
+inputs go through ``kernels.batchnorm_stats`` / ``batchnorm_forward`` / ``batchnorm_backward``
+(numba, the same formulas in fewer passes; tested against their NumPy twins).
 Reference: Ioffe and Szegedy, "Batch Normalization", 2015 (arXiv:1502.03167).
 """
 
@@ -23,7 +27,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from convnet import initializers
+from convnet import backend, initializers, kernels
 from convnet.layers.base import Layer, format_shape
 
 
@@ -149,9 +153,20 @@ class BatchNormalization(Layer):
         y = self._per_channel(gamma) * xhat + self._per_channel(beta)
         return xhat, inv_std, y
 
+    def _rows(self, x: np.ndarray) -> np.ndarray | None:
+        """``x`` as ``(rows, channels)`` when the fast engine's kernels apply (channels on the
+        last axis, float32/float64), else None: the NumPy below runs."""
+        if (backend.get_engine() != "fast" or self._reduce != tuple(range(x.ndim - 1))
+                or x.dtype not in (np.float32, np.float64)):
+            return None
+        return x.reshape(-1, x.shape[-1])
+
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         x = _compute_precision(x)
         self._batch_stats = training and self.trainable
+        rows = self._rows(x)
+        if rows is not None:
+            return self._forward_fast(x, rows)
         if self._batch_stats:
             mean = x.mean(axis=self._reduce)             # over every axis but the channels
             var = x.var(axis=self._reduce)               # biased: / m, as Keras
@@ -162,6 +177,22 @@ class BatchNormalization(Layer):
             mean, var = self.params["moving_mean"], self.params["moving_variance"]
         self._xhat, self._inv_std, y = self._normalize(x, mean, var)
         return y.astype(self.dtype, copy=False)
+
+    def _forward_fast(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The same numbers by the fast engine's kernels (``kernels.batchnorm_*``, NumPy twins
+        in ``kernels/reference.py``): two passes for the statistics, one for xhat and y."""
+        if self._batch_stats:
+            mean, var = kernels.batchnorm_stats(rows)
+            mm, mv = self.params["moving_mean"], self.params["moving_variance"]
+            mm[...] = mm * self.momentum + mean * (1.0 - self.momentum)
+            mv[...] = mv * self.momentum + var * (1.0 - self.momentum)
+        else:
+            mean, var = self.params["moving_mean"], self.params["moving_variance"]
+        gamma, beta = self._gamma_beta()
+        self._inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype)
+        xhat, y = kernels.batchnorm_forward(rows, mean, self._inv_std, gamma, beta)
+        self._xhat = xhat.reshape(x.shape)
+        return y.reshape(x.shape).astype(self.dtype, copy=False)
 
     runs_per_core = True
 
@@ -176,6 +207,17 @@ class BatchNormalization(Layer):
         xhat = self._xhat
         assert xhat is not None, "a forward pass keeps xhat (checked before backward)"
         dy = dy.astype(xhat.dtype, copy=False)
+        rows = self._rows(xhat)
+        if rows is not None:                             # the fast engine's two passes
+            gamma, _ = self._gamma_beta()
+            dx, dgamma, dbeta = kernels.batchnorm_backward(
+                dy.reshape(rows.shape), rows, gamma * self._inv_std, self._batch_stats)
+            if self.scale:
+                self.grads["gamma"][...] = dgamma
+            if self.center:
+                self.grads["beta"][...] = dbeta
+            return dx.reshape(dy.shape).astype(self.dtype, copy=False) if input_gradient \
+                else None
         dgamma = (dy * xhat).sum(axis=self._reduce)      # y = gamma * xhat + beta
         dbeta = dy.sum(axis=self._reduce)
         if self.scale:
