@@ -238,3 +238,21 @@ def test_conv_and_max_pool_backward_in_one_pass_give_the_same_weights(conv_chann
 
     for a, b in zip(trained(True), trained(False)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_batchnorm_kernels_give_the_same_bits_on_one_and_two_threads():
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3000, 7)).astype("float32")
+    dy = rng.standard_normal((3000, 7)).astype("float32")
+    runs = []
+    before = numba.get_num_threads()
+    try:
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            mean, var = jit.batchnorm_stats(x)
+            xhat, y = jit.batchnorm_forward(x, mean, 1 / np.sqrt(var + 1e-3), 1.5, 0.2)
+            runs.append((mean, var, y, *jit.batchnorm_backward(dy, xhat, np.ones(7), True)))
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
