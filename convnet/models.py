@@ -573,6 +573,8 @@ class Model:
                 raise ValueError(f"{what}: labels must be integers in [0, {out_shape[-1]}) for "
                                  f"{type(last).__name__} '{last.name}' with {out_shape[-1]} "
                                  f"outputs; found values in [{labels.min()}, {labels.max()}]")
+        elif y.ndim == 1 and out_shape == (1,):
+            y = y.reshape(-1, 1)    # one target per sample for a one-unit output, as Keras takes
         elif tuple(y.shape[1:]) != out_shape:
             hint = ""
             if y.ndim == 1 and len(out_shape) == 1:

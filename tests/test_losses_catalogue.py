@@ -318,3 +318,20 @@ def test_fit_and_evaluate_log_streaming_values():
     model.trainable = False                     # fit without changing the weights
     history = model.fit(x, y, batch_size=3, epochs=1, verbose=0, shuffle=False)
     assert [history.history[k][0] for k in model.metrics_names] == pytest.approx(evaluated)
+
+
+def test_binary_targets_of_shape_n_fit_a_one_unit_output():
+    """Keras takes y of shape (N,) for a Dense(1) output (binary classification)."""
+    from convnet.layers import Dense
+    from convnet.models import Sequential
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype("float32")                       # shape (64,)
+    model = Sequential([Dense(1, activation="sigmoid", input_shape=(3,))])
+    model.compile(loss="binary_crossentropy", optimizer=convnet.optimizers.Adam(0.05),
+                  metrics=["binary_accuracy"])
+    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    loss, acc = model.evaluate(x, y, verbose=0)
+    assert acc > 0.8 and np.isclose(loss, model.evaluate(x, y[:, None], verbose=0)[0])
