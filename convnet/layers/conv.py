@@ -143,14 +143,16 @@ class Conv2D(ActivationMixin, Layer):
         key = (backend.get_engine(), self.dtype, kernel.shape, threads.available(),
                self.DIRECT_MAX_CELLS, self.WINOGRAD_MIN_CHANNELS, self.TASK, self.CHUNK,
                self.BLOCK)
-        if self.__dict__.get("_path_key") != key:
-            self._path_key = key
-            self._path = None if key[0] == "numpy" else conv_paths.choose(
+        chosen = self.__dict__.get("_chosen")
+        if chosen is None or chosen[0] != key:
+            path = None if key[0] == "numpy" else conv_paths.choose(
                 kernel.shape, self.strides, str(self.dtype),
                 direct_max_cells=self.DIRECT_MAX_CELLS,
                 winograd_min_channels=self.WINOGRAD_MIN_CHANNELS,
                 tasks=Tasks(self.TASK, self.CHUNK), block=self.BLOCK)
-        return self._path
+            # one assignment of (key, path): per-core workers may ask at the same moment
+            chosen = self._chosen = (key, path)
+        return chosen[1]
 
     # ----- forward --------------------------------------------------------------------------
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
