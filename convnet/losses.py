@@ -299,6 +299,13 @@ def _snake(name: str) -> str:
                    for i, c in enumerate(name))
 
 
+def _label_smoothing(value, owner: str) -> float:
+    """``label_smoothing`` as a float in [0, 1]; else a clear error."""
+    if not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{owner}: label_smoothing must be in [0, 1], got {value!r}")
+    return float(value)
+
+
 class CategoricalCrossentropy(Loss):
     """:func:`categorical_crossentropy` with one-hot (or soft) targets; ``from_logits=True``
     for a last layer without softmax, ``label_smoothing`` in ``[0, 1]``."""
@@ -306,11 +313,8 @@ class CategoricalCrossentropy(Loss):
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  reduction: str = "sum_over_batch_size", name: str = "categorical_crossentropy"):
         super().__init__(name, reduction)
-        if not 0.0 <= float(label_smoothing) <= 1.0:
-            raise ValueError(f"{type(self).__name__}: label_smoothing must be in [0, 1], got "
-                             f"{label_smoothing!r}")
         self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _label_smoothing(label_smoothing, type(self).__name__)
         self.fuses_softmax = not self.from_logits
 
     def call(self, y_true, y_pred):
@@ -361,11 +365,8 @@ class BinaryCrossentropy(Loss):
     def __init__(self, from_logits: bool = False, label_smoothing: float = 0.0,
                  reduction: str = "sum_over_batch_size", name: str = "binary_crossentropy"):
         super().__init__(name, reduction)
-        if not 0.0 <= float(label_smoothing) <= 1.0:
-            raise ValueError(f"{type(self).__name__}: label_smoothing must be in [0, 1], got "
-                             f"{label_smoothing!r}")
         self.from_logits = bool(from_logits)
-        self.label_smoothing = float(label_smoothing)
+        self.label_smoothing = _label_smoothing(label_smoothing, type(self).__name__)
 
     def call(self, y_true, y_pred):
         return binary_crossentropy(y_true, y_pred, self.from_logits, self.label_smoothing)
