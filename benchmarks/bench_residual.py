@@ -20,23 +20,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import convnet as keras  # noqa: E402  (first: it tunes the thread pools before NumPy starts)
 import numpy as np  # noqa: E402
 from convnet.layers import BatchNormalization, GlobalAveragePooling2D  # noqa: E402
+from bench_train import INFER_BATCH, TRAIN_BATCH, data  # noqa: E402
+from bench_train import ConvnetRunner as TutorialConvnet  # noqa: E402
+from bench_train import TorchRunner as TutorialTorch  # noqa: E402
 from residual_cnn import residual_cnn  # noqa: E402
 
-TRAIN_BATCH, INFER_BATCH = 128, 1000
 
-
-def data(n: int, seed: int = 0):
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(0, 1, (n, 28, 28, 1)).astype("float32")
-    return x, keras.utils.to_categorical(rng.integers(0, 10, n), 10)
-
-
-class ConvnetRunner:
-    name = "convnet"
+class ConvnetRunner(TutorialConvnet):
+    """bench_train's runner (same data, same timed loops) on the residual CNN, with Adam."""
 
     def __init__(self):
         keras.utils.set_random_seed(0)
@@ -47,22 +43,9 @@ class ConvnetRunner:
         self.train(2)
         self.infer(1)
 
-    def train(self, steps: int) -> float:
-        start = time.perf_counter()
-        for i in range(steps):
-            j = (i % 8) * TRAIN_BATCH
-            self.model.train_on_batch(self.x[j:j + TRAIN_BATCH], self.y[j:j + TRAIN_BATCH])
-        return steps * TRAIN_BATCH / (time.perf_counter() - start)
 
-    def infer(self, batches: int) -> float:
-        start = time.perf_counter()
-        for _ in range(batches):
-            self.model.predict(self.xi, batch_size=INFER_BATCH)
-        return batches * INFER_BATCH / (time.perf_counter() - start)
-
-
-class TorchRunner:
-    name = "torch"
+class TorchRunner(TutorialTorch):
+    """bench_train's PyTorch runner on the same residual CNN."""
 
     def __init__(self, threads: int):
         import torch
@@ -96,25 +79,6 @@ class TorchRunner:
         self.xi = torch.from_numpy(data(INFER_BATCH, seed=1)[0].transpose(0, 3, 1, 2).copy())
         self.train(2)
         self.infer(1)
-
-    def train(self, steps: int) -> float:
-        self.model.train()
-        start = time.perf_counter()
-        for i in range(steps):
-            j = (i % 8) * TRAIN_BATCH
-            self.opt.zero_grad()
-            out = self.model(self.x[j:j + TRAIN_BATCH])
-            self.loss(out, self.y[j:j + TRAIN_BATCH]).backward()
-            self.opt.step()
-        return steps * TRAIN_BATCH / (time.perf_counter() - start)
-
-    def infer(self, batches: int) -> float:
-        self.model.eval()
-        start = time.perf_counter()
-        with self.torch.no_grad():
-            for _ in range(batches):
-                self.torch.softmax(self.model(self.xi), dim=1)
-        return batches * INFER_BATCH / (time.perf_counter() - start)
 
 
 def layer_ms(threads: int, repeats: int = 10) -> dict[str, tuple[float, float]]:
