@@ -28,6 +28,7 @@ from convnet import (  # noqa: E402
     activations,
     backend,
     callbacks,
+    constraints,
     datasets,
     initializers,
     layers,
@@ -35,6 +36,7 @@ from convnet import (  # noqa: E402
     metrics,
     models,
     optimizers,
+    regularizers,
     utils,
 )
 from convnet.graph import Input  # noqa: E402
@@ -43,6 +45,6 @@ from convnet.profiling import profile  # noqa: E402
 
 __version__ = "0.1.0"
 
-__all__ = ["activations", "backend", "callbacks", "datasets", "initializers", "layers", "losses",
-           "metrics", "models", "optimizers", "utils", "profile", "Input", "Model", "Sequential",
-           "__version__"]
+__all__ = ["activations", "backend", "callbacks", "constraints", "datasets", "initializers",
+           "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils",
+           "profile", "Input", "Model", "Sequential", "__version__"]

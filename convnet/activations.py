@@ -1,14 +1,17 @@
 """Activation functions, each with its derivative beside it.
 
 Every activation is a pair: ``f(z)`` and ``backward(dy, y)``, which turns dL/dy into dL/dz using
-only the output ``y = f(z)`` -- for all of these the derivative is a simple function of ``y``, so
+only the output ``y = f(z)`` -- for most of these the derivative is a simple function of ``y``, so
 layers need not keep ``z``. The forward functions accept ``out=`` so a layer that owns ``z`` can
 overwrite it instead of allocating another array.
 
+GELU, SiLU/swish and mish are the exceptions: their curves dip below zero and come back, so one
+``y`` comes from two ``z`` and the derivative is not a function of ``y``. Their pairs are
+``f(z)`` and ``backward(dy, z)``, and :func:`needs_input` says so: a layer using one keeps a copy
+of ``z`` in its forward pass (:class:`convnet.layers.activated.ActivationMixin`).
+
 The definitions are Keras 3's (``keras.activations``). Where tf-keras 2.x differed it is said at
-the function (``hard_sigmoid``). GELU and SiLU/swish are not here: their derivatives are not
-functions of ``y`` (both dip below zero and come back, so one ``y`` can come from two ``z``), and
-the layers keep only ``y``; :func:`get` says so when asked for them.
+the function (``hard_sigmoid``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+
+from convnet.kernels.erf import erf
 
 
 def linear(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -176,6 +181,63 @@ def leaky_relu_backward(dy: np.ndarray, y: np.ndarray, *,
     return np.where(y > 0, dy, dy * negative_slope)
 
 
+# ----- activations whose derivative needs z ----------------------------------------------------
+_SQRT_2 = np.sqrt(2.0)
+_SQRT_2_OVER_PI = np.sqrt(2.0 / np.pi)
+_GELU_CUBIC = 0.044715
+
+
+def gelu(z: np.ndarray, out: np.ndarray | None = None, *, approximate: bool = False) -> np.ndarray:
+    """Gaussian error linear unit (Hendrycks & Gimpel 2016): ``y = z * Phi(z)``, Phi the
+    standard normal CDF, ``Phi(z) = (1 + erf(z / sqrt(2))) / 2`` -- Keras 3's default. With
+    ``approximate=True`` the tanh form ``y = z (1 + tanh(sqrt(2/pi) (z + 0.044715 z^3))) / 2``
+    (as ``keras.activations.gelu(x, approximate=True)``; a layer's ``'gelu'`` is the exact
+    one)."""
+    if approximate:
+        t = np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z ** 3))
+        return _into(out, 0.5 * z * (1 + t))
+    return _into(out, 0.5 * z * (1 + erf(z / _SQRT_2)))
+
+
+def gelu_backward(dy: np.ndarray, z: np.ndarray, *, approximate: bool = False) -> np.ndarray:
+    """dL/dz from dL/dy and the input ``z`` (not y: see the module docstring)."""
+    if approximate:
+        # y = z (1 + t) / 2, t = tanh(u), u = s (z + c z^3): dy/dz = (1 + t) / 2
+        #     + z (1 - t^2) s (1 + 3 c z^2) / 2
+        t = np.tanh(_SQRT_2_OVER_PI * (z + _GELU_CUBIC * z ** 3))
+        du = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * z * z)
+        return dy * (0.5 * (1 + t) + 0.5 * z * (1 - t * t) * du)
+    # d(z Phi(z))/dz = Phi(z) + z phi(z), phi(z) = exp(-z^2 / 2) / sqrt(2 pi)
+    cdf = 0.5 * (1 + erf(z / _SQRT_2))
+    pdf = np.exp(-0.5 * z * z) / np.sqrt(2 * np.pi)
+    return dy * (cdf + z * pdf)
+
+
+def silu(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Sigmoid linear unit, also called swish: ``y = z * sigmoid(z)``."""
+    return _into(out, z * sigmoid(z))
+
+
+def silu_backward(dy: np.ndarray, z: np.ndarray) -> np.ndarray:
+    # d(z s)/dz = s + z s (1 - s) = s (1 + z (1 - s)), s = sigmoid(z)
+    s = sigmoid(z)
+    return dy * s * (1 + z * (1 - s))
+
+
+swish, swish_backward = silu, silu_backward
+
+
+def mish(z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Mish (Misra 2019): ``y = z * tanh(softplus(z))``."""
+    return _into(out, z * np.tanh(np.logaddexp(0, z)))
+
+
+def mish_backward(dy: np.ndarray, z: np.ndarray) -> np.ndarray:
+    # d(z tanh(sp(z)))/dz = tanh(sp) + z (1 - tanh(sp)^2) sigmoid(z), since sp' = sigmoid
+    t = np.tanh(np.logaddexp(0, z))
+    return dy * (t + z * (1 - t * t) * sigmoid(z))
+
+
 _ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "linear": (linear, linear_backward),
     "relu": (relu, relu_backward),
@@ -190,10 +252,22 @@ _ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "hard_sigmoid": (hard_sigmoid, hard_sigmoid_backward),
     "exponential": (exponential, exponential_backward),
     "leaky_relu": (leaky_relu, leaky_relu_backward),
+    # these take z, not y, in backward (needs_input)
+    "gelu": (gelu, gelu_backward),
+    "silu": (silu, silu_backward),
+    "mish": (mish, mish_backward),
 }
 
-# Keras activations whose derivative needs z, which the layers do not keep (see the module doc).
-_NEEDS_INPUT = {"gelu", "silu", "swish", "mish", "hard_silu", "hard_swish"}
+# Activations whose backward takes the input z (see the module docstring).
+_NEEDS_INPUT = {"gelu", "silu", "mish"}
+# Other spellings: Keras 3 writes 'swish' as 'silu'; tf-keras reads both.
+_ALIASES = {"swish": "silu"}
+_NOT_SUPPORTED = {"hard_silu", "hard_swish"}
+
+
+def needs_input(name: str) -> bool:
+    """Whether the activation's backward takes the input ``z`` rather than the output ``y``."""
+    return name in _NEEDS_INPUT
 
 
 def get(name) -> tuple[str, Callable, Callable]:
@@ -205,13 +279,14 @@ def get(name) -> tuple[str, Callable, Callable]:
         name = "linear"
     if isinstance(name, dict) and name.get("class_name") == "function":
         name = name.get("config")
-    if callable(name) and getattr(name, "__name__", None) in _ACTIVATIONS.keys() | _NEEDS_INPUT:
+    if callable(name) and getattr(name, "__name__", None) in (
+            _ACTIVATIONS.keys() | _ALIASES.keys() | _NOT_SUPPORTED):
         name = name.__name__
-    if isinstance(name, str) and name in _NEEDS_INPUT:
+    if isinstance(name, str):
+        name = _ALIASES.get(name, name)
+    if isinstance(name, str) and name in _NOT_SUPPORTED:
         raise ValueError(f"Unknown activation {name!r}: Keras has it, but convnet does not "
-                         "support it yet: its derivative is not a function of the output y (the "
-                         "curve dips and rises again, so one y comes from two inputs), and "
-                         f"convnet's layers keep only y. Supported: {sorted(_ACTIVATIONS)}")
+                         f"support it yet. Supported: {sorted(_ACTIVATIONS)}")
     if not isinstance(name, str) or name not in _ACTIVATIONS:
         raise ValueError(f"Unknown activation {name!r}; "
                          f"expected one of {sorted(_ACTIVATIONS)}")

@@ -160,14 +160,16 @@ def check_layer(layer: Layer, input_shape: tuple, batch_size: int = 2, *, h: flo
         y = layer.forward(x, training=training)
         r = rng.standard_normal(y.shape)
 
-        def loss() -> float:
+        def loss() -> float:            # sum(y * r), plus the layer's penalties (regularizers)
             frozen.reset()
-            return float(np.sum(layer.forward(x, training=training) * r))
+            value = float(np.sum(layer.forward(x, training=training) * r))
+            return value + float(sum(layer.losses))
 
         frozen.reset()
         layer.forward(x, training=training)
         dx = layer.backward(r)
         assert dx is not None             # input_gradient=True: every layer returns dL/dx
+        layer.add_regularization_gradients()
         grads = {k: v.copy() for k, v in layer.grads.items()}
 
         def numeric(array: np.ndarray):
@@ -224,10 +226,11 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, toleran
             return model.forward(x, training=True)
 
         def loss() -> float:
-            return float(np.mean(loss_fn(y, forward())))
+            return float(np.mean(loss_fn(y, forward()))) + model.regularization_loss()
 
         # as in training (the fused softmax gradient, fused layer pairs), plus dL/dx
         grad = model.backward(y, forward(), input_gradient=True)
+        model.add_regularization_gradients()
 
         def numeric(array: np.ndarray):
             def at(idx):

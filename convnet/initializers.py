@@ -22,11 +22,11 @@ both read).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from convnet import backend, utils
+from convnet.config_objects import ConfigObject
 
 
 def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -54,7 +54,7 @@ def _seed(owner: str, seed) -> int | None:
     return int(seed)
 
 
-class Initializer:
+class Initializer(ConfigObject):
     """Base class: ``init(shape, dtype=None)`` returns a new array (dtype default: floatx)."""
 
     def __call__(self, shape, dtype=None) -> np.ndarray:
@@ -63,23 +63,6 @@ class Initializer:
 
     def _draw(self, shape: tuple[int, ...]) -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    @classmethod
-    def from_config(cls, config: dict) -> Initializer:
-        return cls(**config)
-
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self).__name__, tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class Zeros(Initializer):

@@ -46,9 +46,9 @@ def _weights_of(model, tmp_path, name="other.h5"):
 
 CASES = [
     # (id, action(tmp_path), exception, message fragment)
-    ("x without channel axis", lambda t: cnn().fit(X[..., 0], Y, verbose=0), ValueError,
+    ("x of the wrong rank", lambda t: cnn().fit(X[:, 0, :, 0], Y, verbose=0), ValueError,
      r"Conv2D 'conv2d' \(the first layer\) expects input of shape \(batch, 8, 8, 1\), "
-     r"got \(4, 8, 8\)"),
+     r"got \(4, 8\)"),
     ("x with wrong channels", lambda t: cnn().predict(np.zeros((2, 8, 8, 3))), ValueError,
      r"expects input of shape \(batch, 8, 8, 1\), got \(2, 8, 8, 3\)"),
     ("x with wrong size", lambda t: cnn().evaluate(np.zeros((4, 9, 8, 1)), Y, verbose=0),
@@ -83,8 +83,8 @@ CASES = [
     ("unknown metric", lambda t: cnn().compile(loss="categorical_crossentropy",
                                                optimizer="sgd", metrics=["f1"]), ValueError,
      "Unknown metric 'f1'"),
-    ("unknown activation", lambda t: Dense(3, activation="swish"), ValueError,
-     "Unknown activation 'swish'"),
+    ("unknown activation", lambda t: Dense(3, activation="hard_swish"), ValueError,
+     "Unknown activation 'hard_swish'"),
     ("dropout rate 1", lambda t: Dropout(1.0), ValueError, r"rate .* must be in \[0, 1\)"),
     ("dropout rate negative", lambda t: Dropout(-0.5), ValueError, r"in \[0, 1\), got -0.5"),
     ("dropout rate text", lambda t: Dropout("half"), ValueError, "got 'half'"),

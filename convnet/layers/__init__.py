@@ -2,6 +2,13 @@
 
 from convnet.graph import Input  # noqa: E402  (keras.layers.Input, as tf-keras spells it)
 from convnet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from convnet.layers.augmentation import (
+    RandomContrast,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+)
 from convnet.layers.base import Layer
 from convnet.layers.conv import Conv2D
 from convnet.layers.core import Activation, Dense, Dropout, Flatten
@@ -30,7 +37,15 @@ from convnet.layers.merging import (
 )
 from convnet.layers.normalization import BatchNormalization
 from convnet.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from convnet.layers.regularization import (
+    ActivityRegularization,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout2D,
+)
+from convnet.layers.rescaling import Rescaling
 from convnet.layers.reshaping import Cropping2D, Permute, Reshape, ZeroPadding2D
+from convnet.layers.upsampling import UpSampling2D
 
 Convolution2D = Conv2D
 
@@ -40,4 +55,6 @@ __all__ = ["Layer", "Conv2D", "Convolution2D", "Dense", "Flatten", "Dropout", "A
            "GlobalAvgPool2D", "GlobalMaxPooling2D", "GlobalMaxPool2D", "Softmax", "ReLU",
            "LeakyReLU", "ELU", "PReLU", "Input", "InputLayer", "Add", "Subtract", "Multiply",
            "Average", "Maximum", "Minimum", "Concatenate", "add", "subtract", "multiply",
-           "average", "maximum", "minimum", "concatenate"]
+           "average", "maximum", "minimum", "concatenate", "UpSampling2D", "SpatialDropout2D",
+           "GaussianNoise", "GaussianDropout", "ActivityRegularization", "Rescaling",
+           "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast"]

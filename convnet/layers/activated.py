@@ -3,6 +3,7 @@ Activation)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,21 +14,55 @@ from convnet import activations, kernels
 class ActivationMixin:
     """For layers that end in an activation: ``y = f(z)``.
 
-    Keeps the output ``y`` from the forward pass (every activation's derivative is a function of
-    ``y``). ``backward(dy)`` first turns dL/dy into dL/dz; ``backward_preactivation(dz)`` starts
-    from dL/dz directly, which the model uses when softmax + cross-entropy fuse into
+    Keeps the output ``y`` from the forward pass (most activations' derivatives are functions
+    of ``y``). ``backward(dy)`` first turns dL/dy into dL/dz; ``backward_preactivation(dz)``
+    starts from dL/dz directly, which the model uses when softmax + cross-entropy fuse into
     ``dL/dz = (p - y) / batch``.
+
+    GELU, SiLU/swish and mish need ``z`` itself (:func:`convnet.activations.needs_input`): for
+    them the layer's activation pair keeps a copy of ``z`` during ``forward`` (``_z``) and
+    differentiates at it, so every path that calls the pair (the fast Conv2D paths too) works
+    unchanged. ``infer_chunk`` (inference on worker threads) keeps nothing.
     """
 
     activation: str
     use_bias: bool = True
     _y: np.ndarray | None = None
+    _z: np.ndarray | None = None
+    _keeping_z = False
+    _act_forward: Callable[..., np.ndarray]      # f(z, out=None)
+    _act_backward: Callable[..., np.ndarray]     # (dy, y) -> dL/dz
 
     if TYPE_CHECKING:                                     # provided by Layer
         def check_output_gradient(self, dy) -> np.ndarray: ...
 
     def _set_activation(self, activation) -> None:
-        self.activation, self._act_forward, self._act_backward = activations.get(activation)
+        self.activation, forward, backward = activations.get(activation)
+        if activations.needs_input(self.activation):
+            self._f_of_z, self._f_backward_at_z = forward, backward
+            self._act_forward, self._act_backward = self._forward_keeping_z, self._backward_at_z
+        else:
+            self._act_forward, self._act_backward = forward, backward
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Layer.forward, with ``z`` kept for an activation that needs it."""
+        self._keeping_z = True
+        try:
+            return super().forward(x, training=training)         # type: ignore[misc]
+        finally:
+            self._keeping_z = False
+
+    def _forward_keeping_z(self, z: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``f(z)``, keeping a copy of ``z`` (``out`` may be z itself) when called from
+        ``forward``."""
+        if self._keeping_z:
+            self._z = z.copy()
+        return self._f_of_z(z, out=out)
+
+    def _backward_at_z(self, dy: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """dL/dz from dL/dy at the kept ``z`` (``y`` is not enough for these activations)."""
+        assert self._z is not None, "forward keeps z (checked before backward)"
+        return self._f_backward_at_z(dy, self._z.reshape(dy.shape))
 
     @property
     def last_output(self) -> np.ndarray | None:

@@ -221,6 +221,18 @@ class Layer:
     variance): in ``params`` (saved, loaded, in ``get_weights``), but with no entry in
     ``grads``, so no optimizer touches them."""
 
+    # ----- regularization hooks (convnet/layers/regularized.py overrides them) ----------------
+    @property
+    def losses(self) -> list[float]:
+        """Keras's ``layer.losses``: the penalties this layer adds to the loss (none here)."""
+        return []
+
+    def add_regularization_gradients(self) -> None:
+        """Add the weight penalties' gradients to ``grads`` after ``backward`` (none here)."""
+
+    def apply_constraints(self) -> None:
+        """Project constrained weights after an optimizer step (none here)."""
+
     def weight_names(self) -> list[str]:
         """Parameter names in Keras's order (kernel before bias)."""
         return list(self.params)

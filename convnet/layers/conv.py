@@ -31,9 +31,10 @@ from convnet.kernels import reference
 from convnet.layers.activated import ActivationMixin
 from convnet.layers.base import Layer, pair
 from convnet.layers.padding import check_padding, same_padding, window_output_size
+from convnet.layers.regularized import Regularized
 
 
-class Conv2D(ActivationMixin, Layer):
+class Conv2D(Regularized, ActivationMixin, Layer):
     """2-D convolution layer: ``filters`` kernels of ``kernel_size`` slid over the image.
 
     Input ``(batch, H, W, C)`` (``channels_last``) or ``(batch, C, H, W)`` (``channels_first``;
@@ -72,13 +73,14 @@ class Conv2D(ActivationMixin, Layer):
         if pair(dilation_rate, "dilation_rate", what) != (1, 1) or groups != 1:
             raise ValueError(f"{what}: dilation_rate other than (1, 1) and groups other than 1 "
                              "are not supported")
-        for arg, value in (("kernel_regularizer", kernel_regularizer),
-                           ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"{what}: {arg} is not supported (got {value!r})")
+        if activity_regularizer is not None:
+            # the fused Conv2D + MaxPooling2D backward would skip its gradient
+            raise ValueError(f"{what}: activity_regularizer is not supported on Conv2D (got "
+                             f"{activity_regularizer!r}); put an ActivityRegularization layer "
+                             "after it")
+        # kernel/bias regularizers and constraints: convnet.layers.regularized
+        self._set_regularizers(kernel_regularizer, bias_regularizer, None, kernel_constraint,
+                               bias_constraint)
         self.padding = check_padding(padding, what)
         self.data_format = backend.normalize_data_format(data_format)
         self._set_activation(activation)
@@ -303,7 +305,6 @@ class Conv2D(ActivationMixin, Layer):
             "activation": self.activation, "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "bias_regularizer": None,
-            "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
+            **self.regularizer_config(),
         })
         return config

@@ -7,10 +7,11 @@ import numpy as np
 from convnet import backend, initializers, kernels, utils
 from convnet.kernels import reference
 from convnet.layers.activated import ActivationMixin
-from convnet.layers.base import Layer
+from convnet.layers.base import Layer, format_shape
+from convnet.layers.regularized import Regularized
 
 
-class Dense(ActivationMixin, Layer):
+class Dense(Regularized, ActivationMixin, Layer):
     """Fully connected layer: ``y = activation(x @ W + b)``.
 
     ``x`` is ``(batch, in)`` (or ``(batch, ..., in)``: applied to the last axis), kernel ``W`` is
@@ -19,23 +20,28 @@ class Dense(ActivationMixin, Layer):
         dW = x.T @ dz      db = dz.sum(axis=0)      dx = dz @ W.T
 
     Kept by ``forward`` for ``backward``: ``_x`` (input, 2-D) and ``_y`` (output).
+
+    Regularizers (added to the loss, their gradients to the weights' and to dL/dy) and
+    constraints (applied after each optimizer step) work as in Keras: see
+    :mod:`convnet.layers.regularized`. ``input_dim=n`` is tf-keras's spelling of
+    ``input_shape=(n,)``.
     """
 
     def __init__(self, units: int, activation=None, use_bias: bool = True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None,
-                 kernel_constraint=None, bias_constraint=None, **kwargs):
+                 kernel_constraint=None, bias_constraint=None, input_dim=None, **kwargs):
+        if input_dim is not None:
+            if kwargs.get("input_shape") is not None:
+                raise ValueError(f"Dense: give input_dim={input_dim!r} or input_shape="
+                                 f"{kwargs['input_shape']!r}, not both")
+            kwargs["input_shape"] = (input_dim,)
         super().__init__(**kwargs)
         if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
             raise ValueError(f"Dense '{self.name}': units must be a positive integer, "
                              f"got {units!r}")
-        for arg, value in (("kernel_regularizer", kernel_regularizer),
-                           ("bias_regularizer", bias_regularizer),
-                           ("activity_regularizer", activity_regularizer),
-                           ("kernel_constraint", kernel_constraint),
-                           ("bias_constraint", bias_constraint)):
-            if value is not None:
-                raise ValueError(f"Dense '{self.name}': {arg} is not supported (got {value!r})")
+        self._set_regularizers(kernel_regularizer, bias_regularizer, activity_regularizer,
+                               kernel_constraint, bias_constraint)
         self.units = int(units)
         self._set_activation(activation)
         self.use_bias = bool(use_bias)
@@ -93,8 +99,7 @@ class Dense(ActivationMixin, Layer):
             "units": self.units, "activation": self.activation, "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),
-            "kernel_regularizer": None, "bias_regularizer": None,
-            "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None,
+            **self.regularizer_config(),
         })
         return config
 
@@ -151,6 +156,10 @@ class Dropout(Layer):
     Backward: ``dx = dy * mask / (1 - rate)`` (the same mask). Kept by ``forward``: ``_mask``
     (booleans; ``None`` when the last forward was at inference). The fast engine draws the same
     numbers and makes the same mask in one numba pass (``kernels.dropout_forward``).
+
+    ``noise_shape`` (Keras's): the mask's shape, None entries taken from the input, e.g.
+    ``(None, 1, 1, C)`` drops whole feature maps (:class:`SpatialDropout2D`); such a mask is
+    drawn from the same stream as the NumPy engine draws it, on both engines, and broadcast.
     """
 
     def __init__(self, rate: float, noise_shape=None, seed=None, **kwargs):
@@ -162,14 +171,28 @@ class Dropout(Layer):
         if not ok:
             raise ValueError(f"Dropout '{self.name}': rate is the fraction of units dropped and "
                              f"must be in [0, 1), got {rate!r}")
-        if noise_shape is not None:
-            raise ValueError(f"Dropout '{self.name}': noise_shape is not supported")
+        self.noise_shape = _noise_shape(noise_shape, self.describe())
         self.rate = float(rate)
         self.seed = seed
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        self.mask_shape((None,) + tuple(input_shape))    # a noise_shape that cannot fit: now
         return tuple(input_shape)
+
+    def mask_shape(self, x_shape: tuple) -> tuple | None:
+        """The shape of the mask for an input of ``x_shape``: ``noise_shape`` with its None
+        entries taken from ``x_shape`` (a 1 shares one draw along that axis: with
+        ``(batch, 1, 1, C)`` a whole channel is dropped), or None for one draw per value."""
+        if self.noise_shape is None:
+            return None
+        if len(self.noise_shape) != len(x_shape) or any(
+                d is not None and n is not None and d != 1 and d != n
+                for d, n in zip(self.noise_shape, x_shape)):
+            raise ValueError(f"{self.describe()}: noise_shape {self.noise_shape} does not fit "
+                             f"inputs of shape {format_shape(tuple(x_shape))} (each entry None, "
+                             "1 or the input's size)")
+        return tuple(n if d is None else d for d, n in zip(self.noise_shape, x_shape))
 
     def _forward(self, x, training):
         if not training or self.rate == 0.0:
@@ -178,6 +201,13 @@ class Dropout(Layer):
         rng = self._rng if self._rng is not None else utils.rng()
         key = int(rng.bit_generator.random_raw())           # which random stream
         self._scale = 1.0 / (1.0 - self.rate)
+        shape = self.mask_shape(x.shape)
+        if shape is not None:
+            # a mask shared along some axes (small): drawn as the NumPy engine does, and
+            # broadcast against x in the forward and backward passes
+            u = reference.uniform(key, int(np.prod(shape))).reshape(shape)
+            self._mask = u >= self.rate
+            return x * self._mask * x.dtype.type(self._scale)
         if backend.get_engine() == "numpy":
             u = reference.uniform(key, x.size).reshape(x.shape)    # U[0, 1)
             self._mask = u >= self.rate                             # True = kept
@@ -190,6 +220,8 @@ class Dropout(Layer):
     def _backward(self, dy, input_gradient):
         if self._mask is None:
             return dy
+        if self._mask.shape != dy.shape:             # a noise_shape mask, broadcast
+            return dy * self._mask * dy.dtype.type(self._scale)
         return kernels.for_engine().dropout_backward(dy, self._mask, self._scale)
 
     @property
@@ -211,7 +243,7 @@ class Dropout(Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update({"rate": self.rate, "noise_shape": None, "seed": self.seed})
+        config.update({"rate": self.rate, "noise_shape": self.noise_shape, "seed": self.seed})
         return config
 
 
@@ -240,3 +272,19 @@ class Activation(ActivationMixin, Layer):
         config = super().get_config()
         config["activation"] = self.activation
         return config
+
+
+def _noise_shape(noise_shape, owner: str) -> tuple | None:
+    """Keras's ``noise_shape``: None, or a sequence of None / positive sizes (batch first)."""
+    if noise_shape is None:
+        return None
+    try:
+        shape = tuple(None if d is None else int(d) for d in noise_shape)
+        ok = bool(shape) and all(d is None or (d > 0 and not isinstance(d0, bool))
+                                 for d, d0 in zip(shape, noise_shape))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"{owner}: noise_shape must be a sequence of None or positive sizes "
+                         f"(batch axis first, e.g. (None, 1, 1, channels)), got {noise_shape!r}")
+    return shape
