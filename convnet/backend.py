@@ -110,3 +110,102 @@ def engine(name: str) -> Iterator[None]:
         yield
     finally:
         set_engine(before)
+
+
+# ----- the helpers Keras tutorials call through ``keras.backend`` (``K``) ----------------------
+def backend() -> str:
+    """The name of the backend: ``'numpy'``. convnet computes with NumPy (and numba kernels
+    that take and return NumPy arrays), like Keras 3's NumPy backend; code that checks
+    ``K.backend() == 'tensorflow'`` takes its non-TensorFlow branch."""
+    return "numpy"
+
+
+def get_value(x):
+    """The value of a variable as NumPy (``K.get_value``): a copy of an array, or the number
+    itself (``K.get_value(model.optimizer.learning_rate)``)."""
+    if isinstance(x, np.ndarray):
+        return x.copy()
+    if isinstance(x, (int, float, np.generic)):
+        return x
+    raise TypeError(f"get_value: expected a weight array or a number, got {type(x).__name__}")
+
+
+def set_value(x, value) -> None:
+    """Write ``value`` into the array ``x`` in place (``K.set_value(layer.kernel, w)``); the
+    shapes must match.
+
+    A learning rate is a plain Python number in convnet, which cannot be changed in place:
+    ``K.set_value(model.optimizer.lr, 0.001)`` raises a TypeError that says to assign
+    ``model.optimizer.learning_rate = 0.001`` instead."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"set_value: {x!r} is a {type(x).__name__}, not an array, so it cannot "
+                        "be changed in place. A learning rate is a plain number in convnet: "
+                        "assign it, model.optimizer.learning_rate = value (tf.keras's "
+                        "model.optimizer.lr = value works too)")
+    value = np.asarray(value)
+    if value.shape != x.shape:
+        raise ValueError(f"set_value: the variable has shape {x.shape}, the value {value.shape}")
+    x[...] = value
+
+
+def int_shape(x) -> tuple:
+    """The shape as a tuple of ints, ``None`` for an unknown (batch) size (``K.int_shape``):
+    of an array, a symbolic tensor (``model.input``, ``layer.output``) or a weight."""
+    shape = getattr(x, "shape", None)
+    if shape is None:
+        raise TypeError(f"int_shape: expected an array or a symbolic tensor, got "
+                        f"{type(x).__name__}")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+class _LearningPhase:
+    """The placeholder ``K.learning_phase()`` returns: a :func:`function` input whose value is
+    1 (training: dropout on) or 0 (inference)."""
+
+    def __repr__(self) -> str:
+        return "<learning_phase>"
+
+
+_LEARNING_PHASE = _LearningPhase()
+
+
+def learning_phase() -> _LearningPhase:
+    """Keras 2's learning-phase input for :func:`function` (``f([x, 0])`` for inference)."""
+    return _LEARNING_PHASE
+
+
+def function(inputs, outputs, **kwargs):
+    """``K.function([model.input], [layer.output])``: a function from input arrays to the arrays
+    of the given symbolic tensors, as Keras 2 tutorials use it to look at feature maps::
+
+        get_maps = K.function([model.input], [model.layers[0].output])
+        maps = get_maps([x])[0]                          # (N, 26, 26, 32)
+
+    It runs the model's layers (shared, not copied) as ``Model(inputs, outputs)`` does, at
+    inference; ``K.learning_phase()`` among the inputs takes 1 (training) or 0."""
+    from convnet.graph import is_symbolic
+    from convnet.models import Model
+
+    if kwargs.get("updates"):
+        raise ValueError("function: updates are not supported (convnet has no graph variables "
+                         "to update); train with model.fit or train_on_batch")
+    ins = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    outs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+    tensors = [t for t in ins if t is not _LEARNING_PHASE]
+    if not is_symbolic(tensors) or not is_symbolic(outs):
+        raise TypeError("function: inputs and outputs must be symbolic tensors, e.g. "
+                        "K.function([model.input], [model.layers[0].output])")
+    model = Model(tensors, outs)
+
+    def run(values):
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        if len(values) != len(ins):
+            raise ValueError(f"function: expects {len(ins)} input values (one per input), got "
+                             f"{len(values)}")
+        training = any(bool(v) for t, v in zip(ins, values) if t is _LEARNING_PHASE)
+        arrays = [np.asarray(v, dtype=floatx()) for t, v in zip(ins, values)
+                  if t is not _LEARNING_PHASE]
+        result = model.forward(arrays, training=training)
+        return list(result) if isinstance(result, list) else [result]
+
+    return run

@@ -458,3 +458,174 @@ class CSVLogger(Callback):
 
     def on_train_end(self, logs: dict | None = None) -> None:
         self._file.close()
+
+
+class ProgbarLogger(Callback):
+    """Prints the progress of training, as Keras does: ``Epoch 3/10``, then with ``verbose=1``
+    a live bar per epoch, with ``verbose=2`` one line per epoch. ``fit`` adds one by itself when
+    ``verbose`` is not 0 and none is given. ``count_mode`` and ``stateful_metrics`` (tf-keras's
+    arguments) are accepted; the bar always counts batches."""
+
+    def __init__(self, count_mode: str = "steps", stateful_metrics=None) -> None:
+        super().__init__()
+        if count_mode not in ("steps", "samples"):
+            raise ValueError(f"ProgbarLogger: count_mode must be 'steps' or 'samples', got "
+                             f"{count_mode!r}")
+        self.bar: Any = None
+        self.seen = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        import sys
+        import time
+
+        from convnet.progress import ProgressBar
+
+        self.verbose = self.params.get("verbose", 1)
+        steps = self.params.get("steps")
+        self.started, self.seen, self.bar = time.perf_counter(), 0, None
+        if self.verbose:
+            print(f"Epoch {epoch + 1}/{self.params.get('epochs', '?')}", flush=True)
+        if self.verbose == 1 and steps:
+            self.bar = ProgressBar(steps, stream=sys.stdout)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.seen = batch + 1
+        if self.bar is not None:
+            self.bar.update(batch + 1, logs or {})
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        import time
+
+        from convnet.progress import format_logs
+
+        if self.bar is not None:
+            self.bar.finish(logs or {})
+        elif self.verbose:
+            took = time.perf_counter() - self.started
+            print(f"{self.seen}/{self.seen} - {took:.0f}s{format_logs(logs or {})}", flush=True)
+        self.bar = None
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.bar is not None and self.bar.live:       # an epoch cut short: end its line
+            print(flush=True)
+        self.bar = None
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions, as Keras's::
+
+        LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]),
+                       on_train_end=lambda logs: print("done"))
+
+    ``on_epoch_begin``/``on_epoch_end`` take ``(epoch, logs)``, ``on_train_begin``/
+    ``on_train_end`` take ``(logs)``, the batch hooks (``on_train_batch_begin``/``_end`` and
+    tf-keras's ``on_batch_begin``/``_end``) ``(batch, logs)``; any other hook of
+    :class:`Callback` may be given by name too."""
+
+    def __init__(self, on_epoch_begin=None, on_epoch_end=None, on_train_begin=None,
+                 on_train_end=None, on_train_batch_begin=None, on_train_batch_end=None,
+                 **kwargs) -> None:
+        super().__init__()
+        hooks = dict(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end,
+                     on_train_begin=on_train_begin, on_train_end=on_train_end,
+                     on_train_batch_begin=on_train_batch_begin,
+                     on_train_batch_end=on_train_batch_end, **kwargs)
+        for name, function in hooks.items():
+            if not (name.startswith("on_") and callable(getattr(Callback, name, None))):
+                raise TypeError(f"LambdaCallback: unknown hook {name!r}; the hooks are "
+                                f"{sorted(n for n in dir(Callback) if n.startswith('on_'))}")
+            if function is None:
+                continue
+            if not callable(function):
+                raise TypeError(f"LambdaCallback: {name} must be a function, got {function!r}")
+            takes_index = name.startswith("on_epoch") or "batch" in name
+            setattr(self, name, _hook(function, takes_index))
+
+
+def _hook(function, takes_index: bool):
+    """A hook calling ``function(index, logs)`` or ``function(logs)`` with positional logs (fit
+    calls some hooks without ``logs``; a user's ``lambda logs: ...`` still gets them)."""
+    if takes_index:
+        return lambda index, logs=None: function(index, logs)
+    return lambda logs=None: function(logs)
+
+
+class TerminateOnNaN(Callback):
+    """Stop training when a batch's loss is NaN or infinite (Keras's callback).
+
+    convnet's ``fit`` already does this by itself, before the bad batch changes any weight (and
+    says so in a RuntimeWarning); this callback is here so Keras code runs unchanged, and it also
+    stops a run whose logged loss turns non-finite any other way."""
+
+    def on_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        import math
+
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True
+
+
+class BackupAndRestore(Callback):
+    """Back the run up after every epoch into ``backup_dir``; if a run is interrupted (killed,
+    crashed), the same ``fit`` call started again resumes after the last finished epoch, as
+    Keras's callback does::
+
+        model.fit(x, y, epochs=20, callbacks=[BackupAndRestore("backup")])
+
+    The backup is a :meth:`~convnet.models.Model.save_checkpoint` file (weights, optimizer state,
+    epoch count, random state: the resumed run gives the same weights as an uninterrupted one,
+    see :class:`ResumableCheckpoint`). A finished run deletes it (``delete_checkpoint``). A
+    backup that cannot be read or written gives a UserWarning; the run goes on."""
+
+    FILENAME = "checkpoint.h5"
+
+    def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint: bool = True,
+                 double_checkpoint: bool = False, save_before_preemption: bool = False) -> None:
+        super().__init__()
+        if not backup_dir:
+            raise ValueError("BackupAndRestore: backup_dir is required (a directory name)")
+        if save_freq != "epoch":
+            raise ValueError(f"BackupAndRestore: save_freq must be 'epoch', got {save_freq!r}; "
+                             "convnet resumes training at epoch boundaries")
+        self.backup_dir = os.fspath(backup_dir)
+        self.delete_checkpoint = bool(delete_checkpoint)
+        self.path = os.path.join(self.backup_dir, self.FILENAME)
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        if not os.path.exists(self.path):
+            return
+        try:
+            done = self.model.load_checkpoint(self.path)
+        except Exception as exc:                     # a wrong or damaged backup: start afresh
+            _warn(f"BackupAndRestore: cannot restore from {self.path} ({exc}); training starts "
+                  "from the beginning and the backup will be overwritten.")
+            return
+        self.model.resumed_epoch = done
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        try:
+            os.makedirs(self.backup_dir, exist_ok=True)
+            self.model.save_checkpoint(self.path, epoch + 1)
+        except OSError as exc:
+            _warn(f"BackupAndRestore: cannot write the backup {self.path} ({exc}); training "
+                  "goes on without it.")
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.delete_checkpoint and os.path.exists(self.path):
+            os.remove(self.path)
+
+
+class TensorBoard(Callback):
+    """Not available: TensorBoard reads TensorFlow event files, which convnet does not write.
+    Creating one raises an error that points to :class:`CSVLogger`."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        raise NotImplementedError(
+            "TensorBoard is not available in convnet (it needs TensorFlow's event files). Log "
+            "every epoch's metrics with callbacks.CSVLogger('training.csv') instead, and plot "
+            "them with convnet.visualize.plot_history(model.history) or any CSV tool.")
+
+
+# the live page's callback lives with the server it feeds (docs/serve.md)
+from convnet.serve.live import LiveView  # noqa: E402,F401

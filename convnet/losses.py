@@ -239,11 +239,40 @@ def kl_divergence_gradient(y_true, y_pred: np.ndarray) -> np.ndarray:
     return (g / _count(y_pred)).astype(y_pred.dtype)
 
 
+# ----- sample weights -----------------------------------------------------------------------
+def _expand_weights(sample_weight, like: np.ndarray) -> np.ndarray:
+    """``sample_weight`` of shape ``(N,)`` (or ``(N, 1)``) broadcast over ``like``'s other axes."""
+    w = np.asarray(sample_weight, dtype=like.dtype).reshape(len(like))
+    return w.reshape((len(like),) + (1,) * (like.ndim - 1))
+
+
+def weighted_mean(values: np.ndarray, sample_weight=None) -> float:
+    """Keras's ``sum_over_batch_size`` reduction of per-sample losses ``values`` (shape ``(N,)``
+    or ``(N, ...)``): ``sum_i w_i l_i / M``, ``M`` the number of values. The weights are *not*
+    normalised by their sum (Keras 3's ``reduce_weighted_values``; tf-keras 2 reduces the
+    same way): weights of 2 double the loss and its gradient. No weights: the plain mean."""
+    values = np.asarray(values)
+    if sample_weight is None:
+        return float(np.mean(values))
+    return float(np.sum(values * _expand_weights(sample_weight, values)) / max(values.size, 1))
+
+
+def weight_gradient(gradient: np.ndarray, sample_weight=None) -> np.ndarray:
+    """dL/dy_pred of :func:`weighted_mean` from the gradient of the plain batch mean: sample
+    ``i``'s loss depends on its own row only, so its row is scaled by ``w_i`` (the ``1 / M``
+    is already there)."""
+    if sample_weight is None:
+        return gradient
+    return (gradient * _expand_weights(sample_weight, gradient)).astype(gradient.dtype,
+                                                                         copy=False)
+
+
 # ----- classes ------------------------------------------------------------------------------
 class Loss:
     """A loss: ``call`` gives one value per sample, ``gradient`` dL/dy_pred of their batch mean.
 
-    ``loss(y_true, y_pred)`` returns that batch mean, as in Keras. A loss of your own (convnet
+    ``loss(y_true, y_pred, sample_weight=None)`` returns that batch mean (weighted: see
+    :func:`weighted_mean`), as in Keras. A loss of your own (convnet
     cannot differentiate a function for you) subclasses this::
 
         class MyMSE(convnet.losses.Loss):
@@ -282,9 +311,9 @@ class Loss:
         """dL/dz for ``probs = softmax(z)`` (only where ``fuses_softmax``)."""
         raise NotImplementedError(f"{type(self).__name__} does not fuse with softmax")
 
-    def __call__(self, y_true, y_pred) -> float:
+    def __call__(self, y_true, y_pred, sample_weight=None) -> float:
         y_pred = np.asarray(y_pred, dtype=np.result_type(np.asarray(y_pred).dtype, np.float32))
-        return float(np.mean(self.call(y_true, y_pred)))
+        return weighted_mean(self.call(y_true, y_pred), sample_weight)
 
     def get_config(self) -> dict:
         return {"name": self.name, "reduction": self.reduction}

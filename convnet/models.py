@@ -16,19 +16,18 @@ public so that the gradient checks, the profiler and the benchmarks run exactly 
 from __future__ import annotations
 
 import functools
-import sys
 import time
 import warnings
 from typing import Any
 
 import numpy as np
 
-from convnet import backend, graph, losses, optimizers, threads, utils
+from convnet import backend, data_adapters, graph, losses, optimizers, threads
 from convnet import callbacks as callbacks_module
 from convnet import metrics as metrics_module
 from convnet.fast import inference
 from convnet.layers.base import Layer, format_shape, snake_case
-from convnet.progress import ProgressBar, format_logs
+from convnet.progress import format_logs
 
 
 class Model:
@@ -62,7 +61,7 @@ class Model:
                 return self.head(Flatten()(Add()([self.conv(x), x])))
     """
 
-    input_shape: tuple | None
+    _sample_shape: tuple | None
 
     def __init__(self, inputs=None, outputs=None, name: str | None = None, **kwargs):
         if kwargs:
@@ -115,12 +114,12 @@ class Model:
         clash = sorted({n for n in names if names.count(n) > 1})
         if clash:
             raise ValueError(f"Model: layer names must be unique, {clash} appear twice")
-        self.input_shape = tuple(self._inputs[0].shape[1:])
+        self._sample_shape = tuple(self._inputs[0].shape[1:])
 
     def _init_state(self, name: str) -> None:
         self.name = name
         self.layers: list[Layer] = []
-        self.input_shape = None
+        self._sample_shape = None       # the (first) input's per-sample shape, once known
         self._traced = True
         self._values: dict | None = None
         self.optimizer: optimizers.Optimizer | None = None
@@ -174,7 +173,19 @@ class Model:
             self._trace(tuple(input_shape)[1:])
 
     @property
+    def input_shape(self):
+        """The input's shape with ``None`` for the batch axis, as Keras: ``(None, 28, 28, 1)``
+        (a list for several inputs; None until a subclassed model has seen its input)."""
+        if not self._traced:
+            return None
+        shapes = [tuple(t.shape) for t in self._inputs]
+        return shapes[0] if self._single_input else shapes
+
+    @property
     def output_shape(self):
+        """The output's shape with ``None`` for the batch axis (a list for several outputs)."""
+        if not self._traced:
+            return None
         shapes = [tuple(t.shape) for t in self._outputs]
         return shapes[0] if self._single_output else shapes
 
@@ -218,6 +229,21 @@ class Model:
             metrics = [] if metrics is None else [metrics]
         self._metrics = [metrics_module.get(m) for m in metrics]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
+        self._compile_args = (loss, list(metrics))      # as given: saved by get_compile_config
+
+    def get_compile_config(self) -> dict | None:
+        """Keras 3's ``compile_config``: the loss and metrics as given to :meth:`compile` and
+        the optimizer's current settings (what ``save`` writes); None if not compiled."""
+        if self.optimizer is None:
+            return None
+        from convnet.saving import training_config
+        loss, metrics = getattr(self, "_compile_args", (self.loss, []))
+        return training_config.compile_config(loss, self.optimizer, metrics)
+
+    def compile_from_config(self, config: dict, custom_objects: dict | None = None) -> None:
+        """Compile from a :meth:`get_compile_config` dict (or an ``.h5`` ``training_config``)."""
+        from convnet.saving import training_config
+        self.compile(**training_config.compile_arguments(config, custom_objects))
 
     def _check_compiled(self, what: str) -> None:
         if self.optimizer is None:
@@ -228,25 +254,52 @@ class Model:
         return (getattr(self._output_layer(), "activation", None) == "softmax"
                 and self._loss is not None and self._loss.fuses_softmax)
 
-    def train_on_batch(self, x, y) -> list[float]:
-        """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch.
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None,
+                       return_dict: bool = False) -> list[float] | dict[str, float]:
+        """One forward/backward/update step; returns ``[loss, *metrics]`` for this batch (a
+        dict with ``return_dict``). ``sample_weight``/``class_weight`` as in :meth:`fit`.
 
         A non-finite loss or gradient skips the update (weights unchanged) with a warning."""
         self._check_compiled("train_on_batch")
-        x, y = self._check_xy(x, y, "train_on_batch")
-        if len(x) == 0:
-            raise ValueError(f"train_on_batch: x has 0 samples (shape {tuple(x.shape)})")
+        x, y, weights = self._one_batch(x, y, sample_weight, class_weight, "train_on_batch")
         self._reset_metrics()               # this batch's values, as tf.keras's default
-        results = self._train_step(x, y)
+        results = self._train_step(x, y, weights)
         if self.nonfinite is not None:
             warnings.warn(f"train_on_batch: {self.nonfinite}; the weights were not updated",
                           RuntimeWarning, stacklevel=2)
-        return results
+        return dict(zip(self.metrics_names, results)) if return_dict else results
 
-    def _train_step(self, x: np.ndarray, y: np.ndarray) -> list[float]:
+    def test_on_batch(self, x, y=None, sample_weight=None,
+                      return_dict: bool = False) -> list[float] | float | dict[str, float]:
+        """Loss (and metrics) of one batch, without training: what :meth:`evaluate` returns for
+        it (a float without metrics, a dict with ``return_dict``)."""
+        self._check_compiled("test_on_batch")
+        x, y, weights = self._one_batch(x, y, sample_weight, None, "test_on_batch")
+        self._reset_metrics()
+        results = self._scores(y, self._forward(x), weights)
+        if return_dict:
+            return dict(zip(self.metrics_names, results))
+        return results if len(results) > 1 else results[0]
+
+    def predict_on_batch(self, x) -> np.ndarray:
+        """The outputs for one batch ``x``, computed in one pass (:meth:`predict` without the
+        batching)."""
+        return self._forward(self._check_x(x, "predict_on_batch"))
+
+    def _one_batch(self, x, y, sample_weight, class_weight, what: str) -> tuple:
+        """``(x, y, weights)`` of one batch, checked as :meth:`fit` checks its arrays."""
+        adapter = data_adapters.ArrayAdapter(
+            x, y, sample_weight, batch_size=1, shuffle=False, class_weight=class_weight,
+            check=lambda x, y: self._check_xy(x, y, what), what=what)
+        if adapter.num_samples == 0:
+            raise ValueError(f"{what}: x has 0 samples (shape {tuple(adapter.x.shape)})")
+        return adapter.x, adapter.y, adapter.sample_weight
+
+    def _train_step(self, x: np.ndarray, y: np.ndarray,
+                    sample_weight: np.ndarray | None = None) -> list[float]:
         # NaN/inf in data or weights is reported once, clearly, below -- not as NumPy warnings
         with np.errstate(invalid="ignore", over="ignore"):
-            return self._train_step_unchecked(x, y)
+            return self._train_step_unchecked(x, y, sample_weight)
 
     def forward(self, x, training: bool = False):
         """The graph's output for ``x`` (a list of arrays for several inputs): every node's
@@ -264,34 +317,60 @@ class Model:
         outs = [values[t.id] for t in self._outputs]
         return outs[0] if self._single_output else outs
 
-    def _train_step_unchecked(self, x: np.ndarray, y: np.ndarray) -> list[float]:
+    def _train_step_unchecked(self, x: np.ndarray, y: np.ndarray,
+                              sample_weight: np.ndarray | None = None) -> list[float]:
         out = self.forward(x, training=True)
-        results = self._scores(y, out)
+        results = self._scores(y, out, sample_weight)
         self.nonfinite = None
         if not np.isfinite(results[0]):
             self.nonfinite = f"the loss is {results[0]}"
             return results          # no update: the weights stay the last good ones
-        self.backward(y, out)
+        self.backward(y, out, sample_weight=sample_weight)
+        self.add_regularization_gradients()
         for name, _, g in self.trainable_triples():
             if not np.isfinite(np.sum(g)):          # NaN/inf anywhere makes the sum non-finite
                 self.nonfinite = f"the gradient of {name} is not finite"
                 return results
         assert self.optimizer is not None
         self.optimizer.apply_gradients(self.trainable_triples())
+        self.apply_constraints()
         return results
 
-    def output_gradient(self, y: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def regularization_loss(self) -> float:
+        """What Keras adds to the loss, in ``fit`` and ``evaluate``: the sum of every layer's
+        ``losses`` (kernel/bias regularizer penalties at the current weights, activity
+        penalties of the last forward pass; :mod:`convnet.layers.regularized`)."""
+        return float(sum(sum(layer.losses) for layer in self.layers))
+
+    def add_regularization_gradients(self) -> None:
+        """Add the weight penalties' gradients to the layers' gradients, once, after
+        :meth:`backward` (the activity penalties' gradients are part of the backward pass)."""
+        for layer in self.layers:
+            layer.add_regularization_gradients()
+
+    def apply_constraints(self) -> None:
+        """Project constrained weights (``kernel_constraint``, ...) after an optimizer step."""
+        for layer in self.layers:
+            if layer.trainable:
+                layer.apply_constraints()
+
+    def output_gradient(self, y: np.ndarray, out: np.ndarray,
+                        sample_weight: np.ndarray | None = None) -> np.ndarray:
         """Where backpropagation starts, for targets ``y`` and the training output ``out``:
         dL/d(out) of the batch-mean loss -- or, when the last layer is softmax and the loss a
         cross-entropy, dL/dz of that layer, ``(p - y) / N`` (no softmax Jacobian, no division by
-        small probabilities). :meth:`backward_steps` takes it from there."""
+        small probabilities). :meth:`backward_steps` takes it from there. With
+        ``sample_weight`` the loss is ``sum_i w_i l_i / N`` and row ``i`` is scaled by ``w_i``
+        (:func:`convnet.losses.weight_gradient`)."""
         assert self._loss is not None
         if self._fused_softmax():
-            return self._loss.softmax_gradient(y, out)
-        return self._loss.gradient(y, out)
+            grad = self._loss.softmax_gradient(y, out)
+        else:
+            grad = self._loss.gradient(y, out)
+        return losses.weight_gradient(grad, sample_weight)
 
-    def backward(self, y: np.ndarray, out: np.ndarray,
-                 input_gradient: bool = False) -> np.ndarray | None:
+    def backward(self, y: np.ndarray, out: np.ndarray, input_gradient: bool = False,
+                 sample_weight: np.ndarray | None = None) -> np.ndarray | None:
         """Backpropagate the loss of targets ``y`` from the training output ``out`` through the
         graph (:func:`convnet.graph.backward`: nodes in reverse order, gradients added where a
         tensor feeds several layers): fills every layer's ``grads``; returns dL/d(input) with
@@ -300,20 +379,18 @@ class Model:
             raise ValueError(f"{self.name}: training needs one output; this model has "
                              f"{len(self._outputs)}")
         grads = graph.backward(self._nodes, self._inputs, self._outputs,
-                               [self.output_gradient(y, out)],
+                               [self.output_gradient(y, out, sample_weight)],
                                preactivation=self._fused_softmax(),
                                input_gradient=input_gradient, values=self._values)
         if not input_gradient:
             return None
         return grads[0] if self._single_input else grads  # type: ignore[return-value]
 
-    def _stop_on_nonfinite(self, epoch: int, step: int, bar) -> None:
+    def _stop_on_nonfinite(self, epoch: int, step: int) -> None:
         """TerminateOnNaN, always on: stop, keep the weights from before the bad batch."""
         message = (f"Epoch {epoch + 1}, batch {step + 1}: {self.nonfinite}; training stopped. "
                    "The model keeps the weights from before this batch (lower the learning "
                    "rate, or check the data for NaN/inf values).")
-        if bar is not None and bar.live:
-            print()
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         self.stop_training = True
         self.stop_reason = message
@@ -346,10 +423,17 @@ class Model:
         for _, metric in self._metrics:
             metric.reset_state()
 
-    def _scores(self, y: np.ndarray, out: np.ndarray) -> list[float]:
+    def _scores(self, y: np.ndarray, out: np.ndarray,
+                sample_weight: np.ndarray | None = None) -> list[float]:
         """Add one batch to the streaming loss and metrics; ``[loss, *metrics]`` over every
-        batch since :meth:`_reset_metrics` (Precision/AUC from summed counts, not batch means)."""
-        self._loss_mean.update_state(np.mean(self._loss_fn(y, out)), sample_weight=len(y))
+        batch since :meth:`_reset_metrics` (Precision/AUC from summed counts, not batch means).
+
+        The batch loss is Keras's ``sum_i w_i l_i / N`` (:func:`convnet.losses.weighted_mean`),
+        averaged over batches by their sizes, as Keras's loss tracker; the metrics are not
+        weighted (Keras weights only ``weighted_metrics``)."""
+        batch_loss = losses.weighted_mean(self._loss_fn(y, out), sample_weight)
+        self._loss_mean.update_state(batch_loss + self.regularization_loss(),
+                                     sample_weight=len(y))
         for _, metric in self._metrics:
             metric.update_state(y, out)
         return [self._loss_mean.result()] + [metric.result() for _, metric in self._metrics]
@@ -357,97 +441,142 @@ class Model:
     def fit(self, x=None, y=None, batch_size: int | None = None, epochs: int = 1,
             verbose: int | str = "auto", callbacks: list | None = None,
             validation_split: float = 0.0, validation_data=None, shuffle: bool = True,
-            initial_epoch: int = 0, steps_per_epoch=None, **kwargs) -> callbacks_module.History:
-        """Train for ``epochs`` passes over ``(x, y)``; returns a :class:`History`.
+            class_weight: dict | None = None, sample_weight=None, initial_epoch: int = 0,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None,
+            validation_batch_size: int | None = None, validation_freq=1,
+            **kwargs) -> callbacks_module.History:
+        """Train for ``epochs`` epochs; returns a :class:`History`. As Keras 3's ``fit``:
 
-        ``verbose``: 0 silent, 1 live progress bar, 2 one line per epoch (``'auto'`` = 1).
-        Validation data (``validation_data=(x_val, y_val)`` or the last ``validation_split``
-        fraction of ``x``) is evaluated after each epoch into ``val_loss``/``val_accuracy``.
+        * ``x``, ``y``: arrays, or ``x`` alone a generator, iterable or ``keras.utils.Sequence``
+          yielding ``(x, y)`` or ``(x, y, sample_weight)`` batches
+          (:mod:`convnet.data_adapters`); an epoch is one pass, or ``steps_per_epoch`` batches.
+        * ``sample_weight`` (one weight per sample) or ``class_weight`` (``{class: weight}``)
+          weight each sample's loss and gradient: a batch's loss is ``sum_i w_i l_i / N``, not
+          normalised by the weights' sum (:func:`convnet.losses.weighted_mean`).
+        * ``verbose``: 0 silent, 1 live progress bar, 2 one line per epoch (``'auto'`` = 1).
+        * ``validation_data``: ``(x_val, y_val)``, ``(x_val, y_val, sample_weight)``, or a
+          generator / Sequence (``validation_steps`` batches); or the last
+          ``validation_split`` fraction of the arrays. It is evaluated after every
+          ``validation_freq``-th epoch (or the epochs in a list, counted from 1) into
+          ``val_loss``/``val_accuracy``.
+
+        tf-keras's ``workers``, ``use_multiprocessing`` and ``max_queue_size`` are accepted and
+        change nothing (batches are made in the training thread).
         """
-        if kwargs:
-            raise TypeError(f"fit: unsupported arguments {sorted(kwargs)}")
-        if steps_per_epoch is not None:
-            raise ValueError("fit: steps_per_epoch is not supported; pass arrays")
+        _accept_queue_arguments(kwargs, "fit")
         self._check_compiled("fit")
         batch_size = _positive_int(32 if batch_size is None else batch_size, "fit: batch_size")
         epochs = int(epochs)
         verbose = 1 if verbose == "auto" else int(verbose)
-        x, y = self._check_xy(x, y, "fit")
-        if len(x) == 0:
-            raise ValueError(f"fit: x has 0 samples (shape {tuple(x.shape)}); there is nothing "
-                             "to train on")
         if validation_data is None and validation_split:
-            if not 0.0 < float(validation_split) < 1.0:
-                raise ValueError(f"fit: validation_split must be in (0, 1), got "
-                                 f"{validation_split!r}")
-            split = int(len(x) * (1.0 - float(validation_split)))   # Keras's rounding (down)
-            if split == 0 or split == len(x):
-                raise ValueError(f"fit: validation_split={validation_split} of {len(x)} samples "
-                                 f"leaves {split} for training and {len(x) - split} for "
-                                 "validation; each needs at least one. Give more data or "
-                                 "another validation_split")
-            x, y, validation_data = x[:split], y[:split], (x[split:], y[split:])
+            x, y, sample_weight, validation_data = _split_validation(
+                x, y, sample_weight, validation_split)
+        data = data_adapters.EpochIterator(
+            self._adapter(x, y, sample_weight, batch_size, shuffle, class_weight, "fit"),
+            steps_per_epoch, "fit")
+        validation = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("fit: validation_data must be a tuple (x_val, y_val)")
-            validation_data = self._check_xy(validation_data[0], validation_data[1],
-                                             "fit (validation_data)")
-            if len(validation_data[0]) == 0:
-                raise ValueError("fit: validation_data has 0 samples; pass None for no "
-                                 "validation")
+            # arrays are evaluated INFERENCE_BLOCK samples at a time, as in evaluate
+            block = self.INFERENCE_BLOCK if validation_steps is None else \
+                _positive_int(validation_batch_size or batch_size, "fit: validation_batch_size")
+            x_val, y_val, w_val = _unpack_validation(validation_data)
+            validation = data_adapters.EpochIterator(
+                self._adapter(x_val, y_val, w_val, block, False, None, "fit (validation_data)"),
+                validation_steps, "fit (validation_data)")
+            _should_validate(0, validation_freq)         # a bad validation_freq fails now
 
         history = callbacks_module.History()
-        history.set_params({"batch_size": batch_size, "epochs": epochs,
-                            "steps": -(-len(x) // batch_size), "verbose": verbose})
-        # as in Keras, History comes last: it records what other callbacks add to the logs
-        cbs = callbacks_module.CallbackList(list(callbacks or []) + [history], self)
+        cbs = self._training_callbacks(callbacks, history, {
+            "batch_size": batch_size, "epochs": epochs, "steps": data.steps, "verbose": verbose})
         self.history = history
         self.stop_training = False
         self.stop_reason = None
-        n = len(x)
-        steps = -(-n // batch_size)
+        self.resumed_epoch: int | None = None    # set by BackupAndRestore.on_train_begin
         cbs.on_train_begin()
+        if self.resumed_epoch is not None:
+            initial_epoch = self.resumed_epoch
         logs = None
         for epoch in range(initial_epoch, epochs):
             cbs.on_epoch_begin(epoch)
-            if verbose:
-                print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-            bar = ProgressBar(steps, stream=sys.stdout) if verbose == 1 else None
-            started = time.perf_counter()
-            order = utils.rng().permutation(n) if shuffle else np.arange(n)
             self._reset_metrics()           # the epoch's logs cover this epoch's batches
             scores: list[float] = []
-            for step in range(steps):
-                idx = order[step * batch_size:(step + 1) * batch_size]
-                if shuffle:
-                    idx = np.sort(idx)  # same batch, friendlier memory access
+            for step, (xb, yb, wb) in enumerate(data.epoch()):
                 cbs.on_train_batch_begin(step)
-                scores = self._train_step(x[idx], y[idx])
+                scores = self._train_step(xb, yb, wb)
                 if self.nonfinite is not None:
-                    self._stop_on_nonfinite(epoch, step, bar)
+                    self._stop_on_nonfinite(epoch, step)
                     break
-                logs = dict(zip(self.metrics_names, scores))
-                cbs.on_train_batch_end(step, logs)
-                if bar is not None:
-                    bar.update(step + 1, logs)
+                cbs.on_train_batch_end(step, dict(zip(self.metrics_names, scores)))
+                if self.stop_training:
+                    break
+            data.end_epoch()
             if self.nonfinite is not None:
                 break
+            if data.exhausted:              # the input ran out (Keras's warning was given)
+                if epoch == initial_epoch:
+                    raise ValueError("fit: the data gave no batch; there is nothing to train on")
+                self.stop_training = True
+                break
             logs = dict(zip(self.metrics_names, scores))
-            if validation_data is not None:
-                val = self.evaluate(validation_data[0], validation_data[1],
-                                    batch_size=max(batch_size, 256), verbose=0, callbacks=cbs)
-                val_list = val if isinstance(val, list) else [val]
-                logs.update({f"val_{k}": v for k, v in zip(self.metrics_names, val_list)})
-            if bar is not None:
-                bar.finish(logs)
-            elif verbose == 2:
-                took = time.perf_counter() - started
-                print(f"{steps}/{steps} - {took:.0f}s{format_logs(logs)}", flush=True)
+            if validation is not None and _should_validate(epoch, validation_freq):
+                val = self._evaluate_batches(validation, cbs)
+                logs.update({f"val_{k}": v for k, v in zip(self.metrics_names, val)})
             cbs.on_epoch_end(epoch, logs)
             if self.stop_training:
                 break
         cbs.on_train_end(logs)
         return history
+
+    def _training_callbacks(self, callbacks, history, params: dict):
+        """``fit``'s callbacks: the user's, a :class:`ProgbarLogger` when ``verbose`` and none
+        was given, then ``history`` -- last, as in Keras, so that it records what the others add
+        to the logs. Every one gets ``params`` (Keras's ``set_params``)."""
+        user = list(callbacks or [])
+        if params["verbose"] and not any(isinstance(cb, callbacks_module.ProgbarLogger)
+                                         for cb in user):
+            user.append(callbacks_module.ProgbarLogger())
+        cbs = callbacks_module.CallbackList(user + [history], self)
+        cbs.set_params(params)
+        return cbs
+
+    def _adapter(self, x, y, sample_weight, batch_size: int, shuffle: bool, class_weight,
+                 what: str, targets: bool = True) -> data_adapters.Adapter:
+        """Whatever the user passed as data, as batches checked by this model
+        (:func:`convnet.data_adapters.adapt`); arrays of 0 samples are refused."""
+        def check(xb, yb):
+            if targets:
+                return self._check_xy(xb, yb, what)
+            return self._check_x(xb, what), yb
+
+        adapter = data_adapters.adapt(x, y, sample_weight, batch_size=batch_size,
+                                      shuffle=shuffle, class_weight=class_weight, check=check,
+                                      what=what)
+        if isinstance(adapter, data_adapters.ArrayAdapter) and adapter.num_samples == 0:
+            if what == "fit (validation_data)":
+                raise ValueError("fit: validation_data has 0 samples; pass None for no "
+                                 "validation")
+            consequence = {"fit": "there is nothing to train on",
+                           "evaluate": "a loss over no samples is undefined"}.get(what)
+            if consequence is not None:
+                raise ValueError(f"{what}: x has 0 samples (shape {tuple(adapter.x.shape)}); "
+                                 f"{consequence}")
+        return adapter
+
+    def _evaluate_batches(self, data: data_adapters.EpochIterator, cbs) -> list[float]:
+        """Loss and metrics over one epoch of ``data`` (evaluate, and fit's validation)."""
+        cbs.on_test_begin()
+        self._reset_metrics()
+        results: list[float] = []
+        for step, (xb, yb, wb) in enumerate(data.epoch()):
+            cbs.on_test_batch_begin(step)
+            results = self._scores(yb, self._forward(xb), wb)
+            cbs.on_test_batch_end(step, dict(zip(self.metrics_names, results)))
+        data.end_epoch()
+        if not results:
+            raise ValueError(f"{data.what}: the data gave no batch; a loss over no samples is "
+                             "undefined")
+        cbs.on_test_end(dict(zip(self.metrics_names, results)))
+        return results
 
     # ----- inference ------------------------------------------------------------------------
     def _forward(self, x: np.ndarray):
@@ -464,17 +593,34 @@ class Model:
     def _per_core_inference() -> bool:
         return backend.get_engine() == "fast" and threads.available()
 
-    def predict(self, x, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
+    def predict(self, x, batch_size: int | None = None, verbose: int | str = 0,
+                steps: int | None = None, callbacks=None, **kwargs) -> np.ndarray:
         """Outputs for ``x``, computed ``batch_size`` samples at a time (default 32 as Keras; any
         size gives the same result). Memory beyond the output array stays bounded by one batch.
+        ``x`` may also be a generator, iterable or ``keras.utils.Sequence`` of batches (``x``,
+        or ``(x, y)`` whose ``y`` is ignored); ``steps`` limits the batches used (for arrays:
+        the first ``steps * batch_size`` samples). ``callbacks`` get ``on_predict_begin`` and
+        ``on_predict_end``.
 
         Whatever ``batch_size``, samples run through the layers ``INFERENCE_BLOCK`` at a time: a
         sample's output never depends on its neighbours at inference, and blocks of that size keep
         every intermediate array in reused memory (1000-image blocks would allocate ~400 MB of
         fresh pages per batch, a quarter of the time in page faults). Within a block, the leading
         convolution and pooling layers run per core, CHUNK images at a time (fast engine)."""
-        x = self._check_x(x, "predict")
+        _accept_queue_arguments(kwargs, "predict")
         batch_size = _positive_int(32 if batch_size is None else batch_size, "predict: batch_size")
+        steps = data_adapters.positive_steps(steps, "predict: steps")
+        cbs = callbacks_module.CallbackList(callbacks or [], self)
+        cbs.on_predict_begin()
+        if data_adapters.is_stream(x):
+            result = self._predict_batches(x, batch_size, steps)
+        else:
+            x = self._check_x(x, "predict")
+            result = self._predict_array(x if steps is None else x[:steps * batch_size])
+        cbs.on_predict_end()
+        return result
+
+    def _predict_array(self, x: np.ndarray):
         step = self.INFERENCE_BLOCK      # batch_size changes neither the result nor memory
         outs: list[np.ndarray] | None = None
         for start in range(0, len(x), step):
@@ -487,35 +633,79 @@ class Model:
         if outs is None:
             outs = [np.empty((0,) + tuple(shape[1:]), dtype=self.layers[-1].dtype)
                     for shape in self._output_shapes()]
-        return outs[0] if len(outs) == 1 else outs  # type: ignore[return-value]
+        return outs[0] if len(outs) == 1 else outs
 
-    def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose: int = 1,
-                 callbacks=None) -> list[float] | float:
+    def _predict_batches(self, x, batch_size: int, steps: int | None):
+        """predict for a stream of batches: every batch's outputs, concatenated."""
+        data = data_adapters.EpochIterator(
+            self._adapter(x, None, None, batch_size, False, None, "predict", targets=False),
+            steps, "predict")
+        parts = []
+        for xb, _, _ in data.epoch():
+            out = self._forward(xb)
+            parts.append(out if isinstance(out, list) else [out])
+        data.end_epoch()
+        if not parts:
+            raise ValueError("predict: the data gave no batch")
+        outs = [np.concatenate(column) for column in zip(*parts)]
+        return outs[0] if len(outs) == 1 else outs
+
+    def evaluate(self, x=None, y=None, batch_size: int | None = None, verbose: int | str = 1,
+                 sample_weight=None, steps: int | None = None, callbacks=None,
+                 return_dict: bool = False, **kwargs) -> list[float] | float | dict[str, float]:
         """Loss (and metrics) over all of ``(x, y)``: ``[loss, accuracy]`` when compiled with
-        ``metrics=['accuracy']``, a plain float otherwise. ``callbacks`` get ``on_test_begin``
-        and ``on_test_end`` (as ``fit``'s callbacks do around each validation)."""
+        ``metrics=['accuracy']``, a plain float otherwise, a dict ``{name: value}`` with
+        ``return_dict``. ``x`` may be a generator or Sequence of batches as in :meth:`fit`
+        (``steps`` batches; for arrays, ``steps`` batches of ``batch_size``);
+        ``sample_weight`` weights each sample's loss as in :meth:`fit`. ``callbacks`` get
+        ``on_test_begin``/``on_test_end`` and the test batch hooks (as ``fit``'s callbacks do
+        around each validation). Arrays run ``INFERENCE_BLOCK`` samples per pass, as in
+        :meth:`predict` (the result does not depend on it)."""
+        _accept_queue_arguments(kwargs, "evaluate")
         self._check_compiled("evaluate")
         cbs = callbacks if isinstance(callbacks, callbacks_module.CallbackList) else \
             callbacks_module.CallbackList(callbacks or [], self)
-        x, y = self._check_xy(x, y, "evaluate")
-        if len(x) == 0:
-            raise ValueError(f"evaluate: x has 0 samples (shape {tuple(x.shape)}); a loss over "
-                             "no samples is undefined")
         batch_size = _positive_int(32 if batch_size is None else batch_size,
                                    "evaluate: batch_size")
-        cbs.on_test_begin()
-        self._reset_metrics()
-        results: list[float] = []
+        steps = data_adapters.positive_steps(steps, "evaluate: steps")
+        block = self.INFERENCE_BLOCK if steps is None else batch_size
+        adapter = self._adapter(x, y, sample_weight, block, False, None, "evaluate")
+        data = data_adapters.EpochIterator(adapter, steps, "evaluate")
         started = time.perf_counter()
-        step = self.INFERENCE_BLOCK                         # as in predict
-        for start in range(0, len(x), step):
-            xb, yb = x[start:start + step], y[start:start + step]
-            results = self._scores(yb, self._forward(xb))
-        cbs.on_test_end(dict(zip(self.metrics_names, results)))
+        results = self._evaluate_batches(data, cbs)
+        logs = dict(zip(self.metrics_names, results))
         if verbose:
-            print(f"{len(x)} samples - {time.perf_counter() - started:.1f}s"
-                  f"{format_logs(dict(zip(self.metrics_names, results)))}")
+            seen = (f"{adapter.num_samples} samples" if steps is None and
+                    isinstance(adapter, data_adapters.ArrayAdapter) else f"{data.steps} steps")
+            print(f"{seen} - {time.perf_counter() - started:.1f}s{format_logs(logs)}")
+        if return_dict:
+            return logs
         return results if len(results) > 1 else results[0]
+
+    def fit_generator(self, generator, steps_per_epoch=None, epochs: int = 1, verbose=1,
+                      callbacks=None, validation_data=None, validation_steps=None,
+                      validation_freq=1, class_weight=None, max_queue_size: int = 10,
+                      workers: int = 1, use_multiprocessing: bool = False, shuffle: bool = True,
+                      initial_epoch: int = 0) -> callbacks_module.History:
+        """Deprecated (Keras 2.2's spelling): ``fit``, which takes generators."""
+        _deprecated("fit_generator", "fit")
+        return self.fit(generator, epochs=epochs, verbose=verbose, callbacks=callbacks,
+                        validation_data=validation_data, shuffle=shuffle,
+                        class_weight=class_weight, initial_epoch=initial_epoch,
+                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                        validation_freq=validation_freq)
+
+    def evaluate_generator(self, generator, steps=None, callbacks=None, max_queue_size=10,
+                           workers=1, use_multiprocessing=False, verbose=0):
+        """Deprecated (Keras 2.2's spelling): ``evaluate``, which takes generators."""
+        _deprecated("evaluate_generator", "evaluate")
+        return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+    def predict_generator(self, generator, steps=None, callbacks=None, max_queue_size=10,
+                          workers=1, use_multiprocessing=False, verbose=0):
+        """Deprecated (Keras 2.2's spelling): ``predict``, which takes generators."""
+        _deprecated("predict_generator", "predict")
+        return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
     def _output_shapes(self) -> list[tuple]:
         shape = self.output_shape
@@ -539,8 +729,9 @@ class Model:
             raise ValueError(f"{what}: x must have a batch axis, got a scalar")
         self._ensure_built(x)
         first = self.layers[0]
-        assert self.input_shape is not None                  # built just above
-        expected = (None,) + tuple(self.input_shape)
+        assert self._sample_shape is not None                # built just above
+        expected = (None,) + tuple(self._sample_shape)
+        x = _conform_rank(x, expected)
         if x.ndim != len(expected) or any(e is not None and e != d
                                           for e, d in zip(expected[1:], x.shape[1:])):
             raise ValueError(f"{what}: {type(first).__name__} '{first.name}' (the first layer) "
@@ -699,6 +890,15 @@ class Model:
         trainable = {id(w) for w in self.trainable_weights}
         return [w for w in self.weights if id(w) not in trainable]
 
+    def serve(self, weights=None, port: int = 0, host: str = "127.0.0.1",
+              open_browser: bool = False) -> str:
+        """Show this model in the browser (``convnet serve``'s page, docs/serve.md), served
+        from a background thread; returns the URL. ``weights`` is a weights file to load
+        first; ``port=0`` picks a free port. In a notebook, ``convnet.serve.inline(url)``."""
+        from convnet import serve
+        return serve.start(self, weights=weights, port=port, host=host,
+                           open_browser=open_browser).url
+
     # ----- Keras files (the formats live in convnet.saving) ---------------------------------
     def to_json(self, **json_kwargs) -> str:
         """The model's architecture as Keras JSON that tf-keras 2.x and Keras 3 both load."""
@@ -711,15 +911,27 @@ class Model:
         from convnet import saving
         saving.save_weights(self, filepath)
 
-    def load_weights(self, filepath) -> None:
-        """Read Keras weights (either layout, recognised by content). On error, nothing changes."""
+    def load_weights(self, filepath, by_name: bool = False, skip_mismatch: bool = False) -> None:
+        """Read Keras weights: either HDF5 layout (recognised by content) or a ``.keras``
+        archive's. ``by_name`` (Keras 2 ``.h5`` files): to the layers of the same name, others
+        untouched; ``skip_mismatch``: skip layers that do not fit, with a warning. On error,
+        nothing changes."""
         from convnet import saving
-        saving.load_weights(self, filepath)
+        saving.load_weights(self, filepath, by_name=by_name, skip_mismatch=skip_mismatch)
 
     def save(self, filepath) -> None:
-        """Write architecture and weights into one Keras-style ``.h5`` (see :func:`load_model`)."""
+        """Write the whole model -- architecture, weights and, if compiled, the compile settings
+        and optimizer state: ``m.keras`` as Keras 3's zip, ``m.h5`` as Keras 2's HDF5 (see
+        :func:`load_model`). Atomic: a failed write never replaces a good file."""
         from convnet import saving
         saving.save_model(self, filepath)
+
+    def export(self, filepath, format: str = "onnx", verbose: bool | None = None,
+               input_signature=None, **kwargs) -> None:
+        """``model.export("m.onnx", format="onnx")`` (Keras 3's spelling): the model for
+        inference as ONNX (``pip install convnet[onnx]``); ``opset_version=`` as Keras."""
+        from convnet.saving import onnx_export
+        onnx_export.export(self, filepath, format, verbose, input_signature, **kwargs)
 
     def save_checkpoint(self, filepath, epochs_done: int) -> None:
         """Write weights, optimizer state, epoch count and random state (to resume training)."""
@@ -801,20 +1013,28 @@ class Sequential(Model):
         if not self.layers:
             raise ValueError("Sequential.build: the model has no layers; add some first")
         shape = tuple(input_shape)[1:]
-        self.input_shape = shape
+        self._sample_shape = shape
         for layer in self.layers:
             shape = layer.build(shape) if not layer.built else layer.built_shapes()[1]
 
     @property
+    def input_shape(self) -> tuple | None:
+        """``(None, 28, 28, 1)``: the input's shape with ``None`` for the batch axis, as Keras
+        (None until the model is built)."""
+        return None if self._sample_shape is None else (None,) + tuple(self._sample_shape)
+
+    @property
     def output_shape(self) -> tuple | None:
+        """The output's shape with ``None`` for the batch axis (None until built)."""
         return (None,) + tuple(self.layers[-1].built_shapes()[1]) if self.built else None
 
     def _ensure_built(self, x: np.ndarray) -> None:
         if not self.layers:
             raise ValueError("The model has no layers; add some with model.add(...)")
-        if not self.built:
+        # layers built elsewhere (a model called on arrays, layers reused) leave the model's
+        # own input shape unknown: build() skips built layers and records it
+        if not self.built or self._sample_shape is None:
             self.build((None,) + tuple(x.shape[1:]))
-
 
     def _output_layer(self) -> Layer:
         if not self.layers:
@@ -825,11 +1045,11 @@ class Sequential(Model):
         """``(input, output)`` symbolic tensors through the stack, made once it is built, so
         that ``Model(model.input, model.layers[i].output)`` can share its layers."""
         if self._symbolic is None:
-            if not self.built or self.input_shape is None:
+            if not self.built or self._sample_shape is None:
                 raise AttributeError("Sequential: the model has no input yet; give the first "
                                      "layer an input_shape, start with keras.Input(shape), or "
                                      "build it")
-            start = graph.Input(shape=self.input_shape, dtype=self.layers[0].dtype)
+            start = graph.Input(shape=self._sample_shape, dtype=self.layers[0].dtype)
             out = start
             for layer in self.layers:
                 out = layer(out)
@@ -858,6 +1078,27 @@ class Sequential(Model):
             raise ValueError("Sequential.pop: the model has no layers")
         self._symbolic = None
         return self.layers.pop()
+
+    def predict_classes(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Deprecated (Keras 2's Sequential API, removed in tf-keras 2.6): the class of each
+        sample, ``np.argmax(model.predict(x), axis=-1)``, or ``(model.predict(x) > 0.5)`` as
+        int32 for a one-unit (sigmoid) output, as Keras 2 returned them."""
+        warnings.warn("Sequential.predict_classes is deprecated (removed from Keras); use "
+                      "np.argmax(model.predict(x), axis=-1) for a softmax output, or "
+                      "(model.predict(x) > 0.5).astype('int32') for a sigmoid one.",
+                      UserWarning, stacklevel=2)
+        proba = self.predict(x, batch_size=batch_size, verbose=verbose)
+        if proba.shape[-1] > 1:
+            return proba.argmax(axis=-1)
+        return (proba > 0.5).astype("int32")
+
+    def predict_proba(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Deprecated (Keras 2's Sequential API, removed in tf-keras 2.6): ``model.predict(x)``
+        (the outputs are the probabilities)."""
+        warnings.warn("Sequential.predict_proba is deprecated (removed from Keras); use "
+                      "model.predict(x), which returns the same probabilities.", UserWarning,
+                      stacklevel=2)
+        return self.predict(x, batch_size=batch_size, verbose=verbose)
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:  # type: ignore[override]
         """Every layer's ``forward`` in turn on one batch (no blocks, no per-core pass): the
@@ -899,12 +1140,13 @@ class Sequential(Model):
                     layer.backward, input_gradient=input_gradient or layer is not first)
                 i -= 1
 
-    def backward(self, y: np.ndarray, out: np.ndarray,
-                 input_gradient: bool = False) -> np.ndarray | None:
+    def backward(self, y: np.ndarray, out: np.ndarray, input_gradient: bool = False,
+                 sample_weight: np.ndarray | None = None) -> np.ndarray | None:
         """Backpropagate the loss of targets ``y`` from the training output ``out`` through
         every layer (:meth:`output_gradient`, then :meth:`backward_steps`): fills every layer's
-        ``grads``; returns dL/d(input) with ``input_gradient``, else None."""
-        grad: np.ndarray | None = self.output_gradient(y, out)
+        ``grads``; returns dL/d(input) with ``input_gradient``, else None. ``sample_weight``
+        weights each sample's loss (:meth:`output_gradient`)."""
+        grad: np.ndarray | None = self.output_gradient(y, out, sample_weight)
         for _, call in self.backward_steps(input_gradient):
             grad = call(grad)
         return grad
@@ -925,6 +1167,81 @@ class Sequential(Model):
 
 
 
+def _conform_rank(x: np.ndarray, expected: tuple) -> np.ndarray:
+    """Keras 3's rule for an input of one axis more or less than the model's
+    (``Functional._adjust_input_rank``): images without their channel axis, ``(N, 28, 28)``
+    for a model whose input is ``(None, 28, 28, 1)``, gain a last axis of 1; an extra last
+    axis of 1 is dropped. Any other rank is left for the shape check to refuse."""
+    if x.ndim == len(expected) - 1 and expected[-1] == 1:
+        return x[..., None]
+    if x.ndim == len(expected) + 1 and x.shape[-1] == 1:
+        return x[..., 0]
+    return x
+
+
+def _deprecated(old: str, new: str) -> None:
+    """The warning tf-keras gave for its 2018 spellings: the name to use instead."""
+    warnings.warn(f"Model.{old} is deprecated (Keras 2.2's API, gone from Keras 3); use "
+                  f"Model.{new}, which does the same.", UserWarning, stacklevel=3)
+
+
+def _accept_queue_arguments(kwargs: dict, what: str) -> None:
+    """tf-keras's ``workers``, ``use_multiprocessing``, ``max_queue_size`` (they tuned how batches
+    were prefetched, never the result) are accepted; any other unknown argument is an error."""
+    unknown = sorted(set(kwargs) - {"workers", "use_multiprocessing", "max_queue_size"})
+    if unknown:
+        raise TypeError(f"{what}: unsupported arguments {unknown}")
+
+
+def _split_validation(x, y, sample_weight, fraction) -> tuple:
+    """Keras's ``validation_split``: the last ``fraction`` of the arrays (rounded as Keras)
+    becomes ``(x_val, y_val, sample_weight_val)``; returns ``(x, y, sample_weight, val)``."""
+    if data_adapters.is_stream(x):
+        raise ValueError("fit: validation_split needs arrays; with a generator or Sequence "
+                         "pass validation_data instead")
+    if not 0.0 < float(fraction) < 1.0:
+        raise ValueError(f"fit: validation_split must be in (0, 1), got {fraction!r}")
+    x = np.asarray(x)
+    n = len(x)
+    split = int(n * (1.0 - float(fraction)))   # Keras's rounding (down)
+    if split == 0 or split == n:
+        raise ValueError(f"fit: validation_split={fraction} of {n} samples leaves {split} for "
+                         f"training and {n - split} for validation; each needs at least one. "
+                         "Give more data or another validation_split")
+
+    def cut(a):
+        return (None, None) if a is None else (np.asarray(a)[:split], np.asarray(a)[split:])
+
+    (y_fit, y_val), (w_fit, w_val) = cut(y), cut(sample_weight)
+    return x[:split], y_fit, w_fit, (x[split:], y_val, w_val)
+
+
+def _unpack_validation(validation_data) -> tuple:
+    """``validation_data`` as ``(x, y, sample_weight)``: a 2- or 3-tuple of arrays, or a stream
+    (whose batches carry their targets)."""
+    if data_adapters.is_stream(validation_data):
+        return validation_data, None, None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                         "sample_weight_val), or a generator / Sequence of such batches")
+    x, y, *rest = validation_data
+    return x, y, (rest[0] if rest else None)
+
+
+def _should_validate(epoch: int, validation_freq) -> bool:
+    """Keras's ``validation_freq``: every n-th epoch (an int), or the epochs listed (counted
+    from 1)."""
+    if isinstance(validation_freq, (int, np.integer)) and not isinstance(validation_freq, bool):
+        if validation_freq < 1:
+            raise ValueError(f"fit: validation_freq must be a positive integer or a list of "
+                             f"epochs, got {validation_freq!r}")
+        return (epoch + 1) % int(validation_freq) == 0
+    if isinstance(validation_freq, (list, tuple, set, range)):
+        return epoch + 1 in validation_freq
+    raise ValueError(f"fit: validation_freq must be an int or a list of epochs, got "
+                     f"{validation_freq!r}")
+
+
 def _positive_int(value, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
@@ -942,13 +1259,17 @@ def clone_model(model: Model) -> Model:
     return saving.model_from_config(json.loads(model.to_json()))
 
 
-def model_from_json(json_string: str, custom_objects=None) -> Model:
-    """Build a model from Keras JSON (tf-keras, Keras 3 or 2018 Keras 2.2 dialect)."""
+def model_from_json(json_string: str, custom_objects: dict | None = None) -> Model:
+    """Build a model from Keras JSON (tf-keras, Keras 3 or 2018 Keras 2.2 dialect);
+    ``custom_objects`` maps class names in the file to your own layer classes."""
     from convnet import saving
     return saving.model_from_json(json_string, custom_objects)
 
 
-def load_model(filepath) -> Model:
-    """Load a whole model saved with ``model.save`` (or Keras 2's ``model.save('x.h5')``)."""
+def load_model(filepath, custom_objects: dict | None = None, compile: bool = True) -> Model:
+    """Load a whole model saved with ``model.save``: a ``.keras`` archive (convnet or Keras 3)
+    or an ``.h5`` (convnet or Keras 2/3). Compiled as it was saved -- loss, metrics, optimizer
+    and its state -- when the file holds compile settings and ``compile`` is true, as Keras
+    does; ``custom_objects`` maps names in the file to your own classes."""
     from convnet import saving
-    return saving.load_model(filepath)
+    return saving.load_model(filepath, custom_objects=custom_objects, compile=compile)

@@ -1,12 +1,20 @@
-"""Small helpers the tutorial uses: ``to_categorical`` and ``set_random_seed``."""
+"""Small helpers the tutorials use: ``to_categorical``, ``normalize``, ``set_random_seed``,
+``Sequence``/``PyDataset`` (:mod:`convnet.data_adapters`), and ``np_utils`` (Keras 2's module
+of the first two: ``from convnet.utils import np_utils``)."""
 
 from __future__ import annotations
 
 import random as _py_random
+import sys
+import types
 
 import numpy as np
 
 from convnet import backend
+from convnet.data_adapters import PyDataset, Sequence
+
+__all__ = ["PyDataset", "Sequence", "get_rng_state", "normalize", "np_utils", "rng",
+           "set_random_seed", "set_rng_state", "to_categorical"]
 
 _RNG = np.random.default_rng()
 
@@ -69,3 +77,27 @@ def to_categorical(y, num_classes: int | None = None, dtype: str | None = None) 
     out = np.zeros(y.shape + (num_classes,), dtype=dtype or backend.floatx())
     np.put_along_axis(out, y[..., None], 1, axis=-1)
     return out
+
+
+def normalize(x, axis: int = -1, order: int = 2) -> np.ndarray:
+    """``x`` divided by its ``order``-norm along ``axis`` (Keras's ``utils.normalize``): rows of
+    norm 1 for the default L2, ``axis=-1``; an all-zero row stays zero (its norm counts as 1).
+    (Keras 3's NumPy path turns ``axis=0`` into -1 by ``axis or -1`` and fails to broadcast;
+    here ``axis=0`` normalises the columns, as documented.)"""
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"normalize: x must be numeric, got dtype {x.dtype}")
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise ValueError(f"normalize: axis must be an integer, got {axis!r}")
+    norm = np.atleast_1d(np.linalg.norm(x, order, axis))
+    norm[norm == 0] = 1
+    return x / np.expand_dims(norm, axis)
+
+
+# Keras 2's ``keras.utils.np_utils`` module: ``from convnet.utils import np_utils`` and
+# ``from convnet.utils.np_utils import to_categorical`` both work
+np_utils = types.ModuleType(f"{__name__}.np_utils",
+                            "Keras 2's keras.utils.np_utils: to_categorical and normalize.")
+np_utils.to_categorical = to_categorical  # type: ignore[attr-defined]
+np_utils.normalize = normalize  # type: ignore[attr-defined]
+sys.modules[np_utils.__name__] = np_utils

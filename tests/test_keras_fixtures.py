@@ -49,12 +49,12 @@ def test_legacy_2018_names_and_list_config():
     assert [layer.name for layer in model.layers] == [
         "conv2d_1", "conv2d_2", "max_pooling2d_1", "dropout_1", "flatten_1", "dense_1",
         "dropout_2", "dense_2"]
-    assert model.input_shape == (10, 10, 1)
+    assert model.input_shape == (None, 10, 10, 1)
 
 
 def test_keras3_json_ignores_compile_config_and_reads_batch_shape():
     text = (FIXTURES / "seed_k3" / "model.json").read_text()
     assert "compile_config" in json.loads(text)
     model = model_from_json(text)
-    assert model.input_shape == (28, 28, 1)
+    assert model.input_shape == (None, 28, 28, 1)
     assert model.layers[0].dtype == "float32"

@@ -200,7 +200,7 @@ def test_model_without_input_shape_builds_on_first_batch():
     model.compile(loss="categorical_crossentropy", optimizer="sgd", metrics=["acc"])
     assert not model.built
     model.fit(np.ones((4, 3, 3)), np.eye(2)[[0, 1, 0, 1]], epochs=1, verbose=0)
-    assert model.built and model.input_shape == (3, 3)
+    assert model.built and model.input_shape == (None, 3, 3)
 
 
 def test_callbacks_are_called():
@@ -225,8 +225,8 @@ def test_wrong_input_shape_names_the_layer_and_shapes():
     model = compiled()
     x, labels = toy_data(10)
     with pytest.raises(ValueError, match=r"fit: Conv2D 'conv2d' \(the first layer\) expects "
-                                         r"input of shape \(batch, 8, 8, 1\), got \(10, 8, 8\)"):
-        model.fit(x[..., 0], utils.to_categorical(labels, 3), verbose=0)
+                                         r"input of shape \(batch, 8, 8, 1\), got \(10, 8\)"):
+        model.fit(x[:, 0, :, 0], utils.to_categorical(labels, 3), verbose=0)
     with pytest.raises(ValueError, match=r"predict: .*\(batch, 8, 8, 1\), got \(10, 8, 8, 3\)"):
         model.predict(np.repeat(x, 3, axis=3))
 
@@ -302,3 +302,18 @@ def test_tutorial_branch_for_channels_first_trains():
     h = model.fit(x, utils.to_categorical(labels, 3), batch_size=10, epochs=3, verbose=0)
     assert h.history["loss"][-1] < h.history["loss"][0]
     assert model.predict(x).shape == (30, 3)
+
+
+def test_a_sequential_of_layers_built_elsewhere_predicts():
+    # calling the model on arrays, or layers built before, leave its own input shape unknown:
+    # predict must still work (it once failed on an assertion)
+    from convnet import Sequential as KSequential
+    from convnet.layers import Dense as KDense
+    from convnet.layers import Flatten as KFlatten
+    x = np.zeros((2, 4, 4, 1), dtype="float32")
+    called = KSequential([KFlatten()])
+    called(x)
+    assert called.predict(x, verbose=0).shape == (2, 16)
+    dense = KDense(3)
+    dense.build((5,))
+    assert KSequential([dense]).predict(np.ones((2, 5), "float32"), verbose=0).shape == (2, 3)

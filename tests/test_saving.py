@@ -35,7 +35,8 @@ def small_model():
 
 
 def x_for(model, n=3, seed=0):
-    return np.random.default_rng(seed).uniform(0, 1, (n, *model.input_shape)).astype("float32")
+    return np.random.default_rng(seed).uniform(0, 1, (n, *model.input_shape[1:])).astype(
+        "float32")
 
 
 # ----- JSON -----------------------------------------------------------------------------------
