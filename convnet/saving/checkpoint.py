@@ -1,8 +1,8 @@
 """Resumable training checkpoints: weights, optimizer state, epoch and random state in one file.
 
-A checkpoint is a whole-model Keras ``.h5`` (``model_config`` + ``model_weights``, so Keras and
-:func:`convnet.models.load_model` can read the model in it) with two extra groups that only convnet
-reads:
+A checkpoint is a whole-model Keras ``.h5`` (``model_config`` + ``model_weights`` +
+``training_config`` + ``optimizer_weights``, so Keras and :func:`convnet.models.load_model` read
+the compiled model in it) with two extra groups that only convnet reads:
 
     /convnet_optimizer/<slot>/<parameter>   e.g. accumulator/conv2d/kernel (Adadelta's state)
         @class, @config (JSON), @iterations
@@ -31,8 +31,10 @@ from convnet.saving.hdf5_format import (
     reading,
     text_attr,
     write_legacy_group,
+    write_optimizer_weights,
 )
 from convnet.saving.json_format import to_json
+from convnet.saving.training_config import training_config
 
 
 def _rng_states(model) -> dict:
@@ -55,6 +57,9 @@ def save_checkpoint(model, path: str | os.PathLike, epochs_done: int) -> None:
             f.attrs["backend"] = PORTABLE_HEADER["backend"]
             f.attrs["keras_version"] = PORTABLE_HEADER["keras_version"]
             write_legacy_group(f.create_group("model_weights"), model)
+            # Keras's own compile settings and optimizer state too: load_model compiles it
+            f.attrs["training_config"] = json.dumps(training_config(model.get_compile_config()))
+            write_optimizer_weights(f, model)
             g = f.create_group("convnet_optimizer")
             g.attrs["class"] = type(opt).__name__
             g.attrs["config"] = json.dumps(opt.get_config())

@@ -45,6 +45,7 @@ from convnet.saving.json_format import (
     LAYER_CLASSES,
     PORTABLE_HEADER,
     batch_shape_of,
+    is_custom_layer,
     jsonable,
     layer_from_entry,
     portable_config,
@@ -153,7 +154,7 @@ def to_config(model) -> dict[str, Any]:
                                       "sparse": False, "ragged": False, "name": layer.name}
             inbound: list = []
         else:
-            if cls_name not in FUNCTIONAL_CLASSES:
+            if cls_name not in FUNCTIONAL_CLASSES and not is_custom_layer(layer):
                 raise FormatError(f"to_json: layer {layer.name!r} is a {cls_name}, which has "
                                   "no Keras equivalent convnet can write")
             config = portable_config(layer)
@@ -169,11 +170,15 @@ def to_config(model) -> dict[str, Any]:
 
 
 # ----- reading ---------------------------------------------------------------------------------
-def from_config(description: dict) -> Any:
+def from_config(description: dict, custom=None) -> Any:
     """Build a :class:`~convnet.models.Model` from a parsed functional-model description
-    (``class_name`` ``Functional`` or ``Model``; tf-keras, Keras 3 or Keras 2.2 dialect)."""
+    (``class_name`` ``Functional`` or ``Model``; tf-keras, Keras 3 or Keras 2.2 dialect);
+    ``custom`` (:class:`~convnet.saving.json_format.CustomObjects`) adds the caller's classes."""
     from convnet.models import Model
+    from convnet.saving.json_format import CustomObjects
 
+    custom = custom or CustomObjects()
+    classes = custom.classes(FUNCTIONAL_CLASSES)
     config = description.get("config")
     if not isinstance(config, dict):
         raise FormatError("functional model description: 'config' must be an object with "
@@ -201,18 +206,19 @@ def from_config(description: dict) -> Any:
         if name in made:
             raise FormatError(f"functional model description: two layers are named {name!r}")
         cfg["name"] = name
-        cls_name = entry.get("class_name")
+        cls_name = custom.layer_class(entry)
         if cls_name == "InputLayer":
             layer = _input_layer(cfg, position)
             outputs_of[name] = [layer.output]
         else:
-            layer = layer_from_entry(cls_name, cfg, position, classes=FUNCTIONAL_CLASSES)
+            layer = layer_from_entry(cls_name, custom.resolve(cfg), position, classes=classes)
             outputs_of[name] = []
             nodes = entry.get("inbound_nodes", [])
             if not isinstance(nodes, list):
                 raise FormatError(f"functional model description: layer {name!r}: "
                                   f"'inbound_nodes' must be a list, got {nodes!r}")
-            pending.append((layer, [_node_refs(n, name) for n in nodes]))
+            trains = type(layer).__name__ in TAKES_TRAINING
+            pending.append((layer, [_node_refs(n, name, trains) for n in nodes]))
         made[name] = layer
 
     _replay(pending, outputs_of)
@@ -240,37 +246,46 @@ def _input_layer(cfg: dict, position: int) -> layers_module.Layer:
         raise FormatError(f"functional model description: layer {position}: {exc}") from None
 
 
-def _ref(value, where: str) -> tuple[str, int, int] | None:
+def _ref(value, where: str, takes_training: bool = False) -> tuple[str, int, int] | None:
     """``[name, node, tensor]`` (and optional kwargs) as a tuple, or None if not one."""
     if isinstance(value, (list, tuple)) and len(value) in (3, 4) and isinstance(value[0], str) \
             and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0
                     for i in value[1:3]):
         if len(value) == 4:
-            _check_call_kwargs(value[3], where)
+            _check_call_kwargs(value[3], where, takes_training)
         return value[0], value[1], value[2]
     return None
 
 
-def _check_call_kwargs(kwargs, where: str) -> None:
+def _check_call_kwargs(kwargs, where: str, takes_training: bool = False) -> None:
     if kwargs in (None, {}):
         return
     if not isinstance(kwargs, dict):
         raise FormatError(f"functional model description: {where}: call arguments must be an "
                           f"object, got {kwargs!r}")
-    # a recorded None (mask=None) or training=False changes nothing at inference
+    # A recorded None (mask=None) changes nothing, nor does training=False at inference. In
+    # Keras the model's own call decides `training` for the layers that take it, so a recorded
+    # training=True there (Keras 3 records it for its augmentation layers) is overridden too.
     unknown = sorted(k for k, v in kwargs.items()
-                     if v is not None and not (k == "training" and v is False))
+                     if v is not None and not (k == "training" and (
+                         v is False or (v is True and takes_training))))
     if unknown:
         raise FormatError(f"functional model description: {where}: call arguments {unknown} "
                           "are not supported (convnet calls layers on their inputs only)")
 
 
-def _node_refs(node, layer_name: str) -> list[tuple[str, int, int]]:
+# Keras layers whose call takes a `training` argument (the rest have none to record).
+TAKES_TRAINING = {"Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
+                  "BatchNormalization", "RandomFlip", "RandomTranslation", "RandomRotation",
+                  "RandomZoom", "RandomContrast"}
+
+
+def _node_refs(node, layer_name: str, takes_training: bool = False) -> list[tuple[str, int, int]]:
     """The tensors one call takes, from either dialect of an ``inbound_nodes`` item."""
     where = f"layer {layer_name!r} inbound node"
     if isinstance(node, dict):                       # Keras 3: {"args": [...], "kwargs": {...}}
         args = node.get("args")
-        _check_call_kwargs(node.get("kwargs"), where)
+        _check_call_kwargs(node.get("kwargs"), where, takes_training)
         if not isinstance(args, list) or len(args) != 1:
             raise FormatError(f"functional model description: {where} must have one "
                               f"positional argument, got {args!r}")
@@ -280,7 +295,7 @@ def _node_refs(node, layer_name: str) -> list[tuple[str, int, int]]:
     elif isinstance(node, list):                     # tf-keras / Keras 2: [[name, n, t, {}]]
         refs = []
         for item in node:
-            found = _ref(item, where)
+            found = _ref(item, where, takes_training)
             if found is None:
                 raise FormatError(f"functional model description: {where}: expected "
                                   f"[layer name, node index, tensor index, kwargs], got "

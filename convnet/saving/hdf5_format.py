@@ -27,7 +27,9 @@ order.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,10 +37,12 @@ import h5py
 import numpy as np
 
 from convnet.layers.base import snake_case
+from convnet.saving import optimizer_state
 from convnet.saving.atomic import atomic_path
 from convnet.saving.errors import CorruptFileError, FormatError, WeightsMismatchError
 from convnet.saving.functional_config import is_functional, keras_layers
 from convnet.saving.json_format import PORTABLE_HEADER, to_json
+from convnet.saving.training_config import training_config
 
 STR = h5py.string_dtype()
 
@@ -141,19 +145,52 @@ def save_weights(model, path: str | os.PathLike) -> None:
 
 
 def save_model(model, path: str | os.PathLike) -> None:
-    """Whole model in one Keras-style ``.h5``: ``model_config`` (JSON) + ``model_weights``."""
+    """Whole model in one Keras-style ``.h5``: ``model_config`` (JSON) + ``model_weights``, and
+    for a compiled model ``training_config`` (loss, metrics, optimizer settings) +
+    ``optimizer_weights`` (its state, in Keras 3's order), so ``load_model`` compiles it."""
     if not model.built:
         raise FormatError("save: the model is not built yet")
+    compile_cfg = model.get_compile_config()
     with atomic_path(path) as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["model_config"] = to_json(model)
             f.attrs["backend"] = PORTABLE_HEADER["backend"]
             f.attrs["keras_version"] = PORTABLE_HEADER["keras_version"]
             write_legacy_group(f.create_group("model_weights"), model)
+            if compile_cfg is not None:
+                f.attrs["training_config"] = json.dumps(training_config(compile_cfg))
+                write_optimizer_weights(f, model)
+
+
+def write_optimizer_weights(f: h5py.File, model) -> None:
+    """``optimizer_weights``: Keras's flat variable list, names in ``weight_names``."""
+    arrays = optimizer_state.state_arrays(model)
+    if arrays is None:
+        return
+    group = f.create_group("optimizer_weights")
+    group.attrs.create("weight_names", [name for name, _ in arrays], dtype=STR)
+    for name, value in arrays:
+        group.create_dataset(name, data=value)
+
+
+def read_optimizer_weights(f: h5py.File, path) -> list[tuple[str | None, np.ndarray]]:
+    """The ``optimizer_weights`` list of a whole-model ``.h5`` (empty if it has none)."""
+    if "optimizer_weights" not in f:
+        return []
+    group = f["optimizer_weights"]
+    names = _text_list(group, "weight_names") if "weight_names" in group.attrs else []
+    try:
+        return [(name, np.asarray(group[name])) for name in names]
+    except KeyError as exc:
+        raise FormatError(f"{path}: optimizer_weights lists a variable the file lacks "
+                          f"({exc})") from None
 
 
 # ----- reading ---------------------------------------------------------------------------------
-def read_legacy(group, model, path) -> list[tuple]:
+def read_legacy(group, model, path, by_name: bool = False) -> list[tuple]:
+    """``(layer, arrays, where)`` for every model layer the legacy file gives weights to: by
+    order of the layers with weights, or (``by_name``, Keras 2's ``load_weights(by_name=True)``)
+    to the model's layers of the same name, others left as they are."""
     saved = []
     for name in _text_list(group, "layer_names"):
         if name not in group:
@@ -166,11 +203,14 @@ def read_legacy(group, model, path) -> list[tuple]:
             except KeyError as exc:
                 raise FormatError(f"{path}: layer {name!r} lists a weight the file lacks "
                                   f"({exc})") from None
+    named = dict(saved)
+    if by_name:
+        return [(layer, named[layer.name], f"file layer {layer.name!r}")
+                for layer in keras_layers(model) if layer.name in named]
     targets = [layer for layer in keras_layers(model) if layer.params]
-    by_name = dict(saved)
     if is_functional(model) and len(saved) == len(targets) and \
-            all(layer.name in by_name for layer in targets):
-        saved = [(layer.name, by_name[layer.name]) for layer in targets]
+            all(layer.name in named for layer in targets):
+        saved = [(layer.name, named[layer.name]) for layer in targets]
     if len(saved) != len(targets):
         raise WeightsMismatchError(
             f"{path}: the file holds weights for {len(saved)} layers "
@@ -180,7 +220,8 @@ def read_legacy(group, model, path) -> list[tuple]:
             for layer, (name, arrays) in zip(targets, saved)]
 
 
-def _read_keras3(file, model, path) -> list[tuple]:
+def read_keras3(file, model, path) -> list[tuple]:
+    """``(layer, arrays, where)`` from a Keras 3 weights file (``/layers/<key>/vars``)."""
     layers_group = file["layers"]
     layers = keras_layers(model)
     keys = keras3_keys(layers)
@@ -208,8 +249,13 @@ def _read_keras3(file, model, path) -> list[tuple]:
     return pairs
 
 
-def load_weights(model, path: str | os.PathLike) -> None:
+def load_weights(model, path: str | os.PathLike, by_name: bool = False,
+                 skip_mismatch: bool = False) -> None:
     """Read weights from a Keras HDF5 file (either layout, chosen by content) into ``model``.
+
+    ``by_name`` (Keras 2 ``.h5`` files only, as in Keras): weights go to the layers of the same
+    name; the model's other layers keep theirs. ``skip_mismatch``: a layer whose weights do not
+    fit is skipped with a warning instead of failing the load.
 
     Raises :class:`CorruptFileError` for unreadable files and :class:`WeightsMismatchError`
     when the file does not fit the model; in both cases the model is left unchanged.
@@ -218,16 +264,24 @@ def load_weights(model, path: str | os.PathLike) -> None:
         raise FormatError("load_weights: the model is not built yet; give the first layer an "
                           "input_shape or call model.build((None, ...)) first")
     with reading(path) as f:
-        if "layer_names" in f.attrs or "layer_names0" in f.attrs:
-            pairs = read_legacy(f, model, path)
-        elif "model_weights" in f and "layer_names" in f["model_weights"].attrs:
-            pairs = read_legacy(f["model_weights"], model, path)
-        elif "layers" in f:
-            pairs = _read_keras3(f, model, path)
-        else:
-            raise FormatError(f"{path}: not a Keras weights file (no 'layer_names' "
-                              "attribute and no 'layers' group)")
-    assign(pairs)
+        pairs = read_weights(f, model, path, by_name)
+    assign(pairs, skip_mismatch)
+
+
+def read_weights(f, model, path, by_name: bool = False) -> list[tuple]:
+    """The ``(layer, arrays, where)`` pairs of an open weights or whole-model HDF5 file."""
+    if "layer_names" in f.attrs or "layer_names0" in f.attrs:
+        return read_legacy(f, model, path, by_name)
+    if "model_weights" in f and "layer_names" in f["model_weights"].attrs:
+        return read_legacy(f["model_weights"], model, path, by_name)
+    if "layers" in f:
+        if by_name:
+            raise FormatError(f"{path}: by_name=True applies to Keras 2 '.h5' weight files; "
+                              "this is a Keras 3 weights file, whose weights are matched by "
+                              "the model's structure (as in Keras 3)")
+        return read_keras3(f, model, path)
+    raise FormatError(f"{path}: not a Keras weights file (no 'layer_names' "
+                      "attribute and no 'layers' group)")
 
 
 @contextlib.contextmanager
@@ -248,37 +302,66 @@ def reading(path):
             pass
 
 
-def assign(pairs) -> None:
-    # check everything first, then copy: a failed load leaves the model as it was
+def _misfit(layer, arrays, source) -> str | None:
+    names = layer.weight_names()
+    if len(arrays) != len(names):
+        return (f"layer {layer.name!r} ({type(layer).__name__}) expects {len(names)} weights "
+                f"({', '.join(names) or 'none'}), {source} has {len(arrays)}")
+    for key, array in zip(names, arrays):
+        expected = layer.params[key].shape
+        if array.shape != expected:
+            return (f"layer {layer.name!r} ({type(layer).__name__}) weight '{key}': expected "
+                    f"shape {expected}, found {array.shape} in {source}")
+        if array.dtype.kind not in "fiu":
+            return (f"layer {layer.name!r} weight '{key}': {source} holds non-numeric data "
+                    f"({array.dtype})")
+    return None
+
+
+def assign(pairs, skip_mismatch: bool = False) -> None:
+    """Copy ``(layer, arrays, where)`` pairs into the layers, all checked first: a misfit
+    raises (or, with ``skip_mismatch``, skips that layer with a warning) before anything
+    changes."""
+    fitting = []
     for layer, arrays, source in pairs:
-        names = layer.weight_names()
-        if len(arrays) != len(names):
-            raise WeightsMismatchError(f"layer {layer.name!r} ({type(layer).__name__}) expects "
-                                       f"{len(names)} weights ({', '.join(names)}), {source} "
-                                       f"has {len(arrays)}")
-        for key, array in zip(names, arrays):
-            expected = layer.params[key].shape
-            if array.shape != expected:
-                raise WeightsMismatchError(f"layer {layer.name!r} ({type(layer).__name__}) "
-                                           f"weight '{key}': expected shape {expected}, found "
-                                           f"{array.shape} in {source}")
-            if array.dtype.kind not in "fiu":
-                raise WeightsMismatchError(f"layer {layer.name!r} weight '{key}': {source} holds "
-                                           f"non-numeric data ({array.dtype})")
-    for layer, arrays, _ in pairs:
+        problem = _misfit(layer, arrays, source)
+        if problem is None:
+            fitting.append((layer, arrays))
+        elif skip_mismatch:
+            warnings.warn(f"load_weights: skipping {problem}", stacklevel=3)
+        else:
+            raise WeightsMismatchError(problem)
+    for layer, arrays in fitting:
         layer.set_weights(arrays)
 
 
-def load_model(path: str | os.PathLike):
+def load_model(path: str | os.PathLike, custom_objects: dict | None = None,
+               compile: bool = True):
     """Read a whole-model ``.h5`` (``model_config`` + ``model_weights``) written by convnet or
-    Keras 2."""
+    Keras; compiled from its ``training_config`` (with the optimizer state of its
+    ``optimizer_weights``) when it has one and ``compile`` is true, as Keras does."""
     from convnet.saving.json_format import model_from_json
+    from convnet.saving.training_config import compile_arguments
 
     with reading(path) as f:
         if "model_config" not in f.attrs:
             raise FormatError(f"{path}: not a whole-model file (no 'model_config' attribute); "
                               "for a weights-only file use model_from_json + load_weights")
         text = text_attr(f.attrs["model_config"])
-    model = model_from_json(text)
+        settings = (text_attr(f.attrs["training_config"])
+                    if compile and "training_config" in f.attrs else None)
+        state = read_optimizer_weights(f, path) if settings else []
+    model = model_from_json(text, custom_objects)
     load_weights(model, path)
+    if settings:
+        try:
+            config = json.loads(settings)
+        except json.JSONDecodeError as exc:
+            raise FormatError(f"{path}: training_config is not valid JSON ({exc})") from None
+        try:
+            model.compile(**compile_arguments(config, custom_objects))
+        except FormatError as exc:
+            raise FormatError(f"{path}: {exc}") from None
+        if state:
+            optimizer_state.restore(model, state, str(path))
     return model

@@ -17,7 +17,7 @@ Functional models (``class_name`` ``Functional`` or ``Model``, layers with ``inb
 written and read by :mod:`convnet.saving.functional_config`, with these same layer entries.
 
 Safety: only the layer classes in ``LAYER_CLASSES`` (plus the merge layers, in a functional
-model) are built; nothing named in a file is
+model) and those the caller passes as ``custom_objects`` are built; nothing named in a file is
 imported, evaluated or unpickled.
 """
 
@@ -57,6 +57,17 @@ LAYER_CLASSES: dict[str, type] = {
     "LeakyReLU": layers_module.LeakyReLU,
     "ELU": layers_module.ELU,
     "PReLU": layers_module.PReLU,
+    "UpSampling2D": layers_module.UpSampling2D,
+    "SpatialDropout2D": layers_module.SpatialDropout2D,
+    "GaussianNoise": layers_module.GaussianNoise,
+    "GaussianDropout": layers_module.GaussianDropout,
+    "ActivityRegularization": layers_module.ActivityRegularization,
+    "Rescaling": layers_module.Rescaling,
+    "RandomFlip": layers_module.RandomFlip,
+    "RandomTranslation": layers_module.RandomTranslation,
+    "RandomRotation": layers_module.RandomRotation,
+    "RandomZoom": layers_module.RandomZoom,
+    "RandomContrast": layers_module.RandomContrast,
 }
 
 # Keys Keras writes that carry no meaning for convnet (bookkeeping, or defaults we enforce).
@@ -90,12 +101,12 @@ def model_to_config(model) -> dict[str, Any]:
                           "input_shape or call model.build((None, ...)) first")
     entries: list[dict[str, Any]] = [{
         "class_name": "InputLayer",
-        "config": {"batch_input_shape": [None, *model.input_shape],
+        "config": {"batch_input_shape": _batch_shape(model.input_shape),
                    "dtype": model.layers[0].dtype, "sparse": False, "ragged": False,
                    "name": _input_layer_name(model)},
     }]
     for layer in model.layers:
-        if type(layer).__name__ not in LAYER_CLASSES:
+        if type(layer).__name__ not in LAYER_CLASSES and not is_custom_layer(layer):
             raise FormatError(f"to_json: layer {layer.name!r} is a {type(layer).__name__}, "
                               "which has no Keras equivalent convnet can write")
         config = portable_config(layer)
@@ -103,6 +114,18 @@ def model_to_config(model) -> dict[str, Any]:
         entries.append({"class_name": type(layer).__name__, "config": jsonable(config)})
     return {"module": "keras", "class_name": "Sequential",
             "config": {"name": model.name, "layers": entries}, **PORTABLE_HEADER}
+
+
+def _batch_shape(shape) -> list:
+    """``model.input_shape`` with the batch axis (``None``) first."""
+    shape = list(shape)
+    return shape if shape and shape[0] is None else [None, *shape]
+
+
+def is_custom_layer(layer) -> bool:
+    """A layer class of the user's own (written by class name; loading it needs
+    ``custom_objects``, as in Keras)."""
+    return type(layer).__module__.split(".")[0] != "convnet"
 
 
 def _input_layer_name(model) -> str:
@@ -127,10 +150,14 @@ def jsonable(value):
 
 def portable_config(layer) -> dict:
     """``layer.get_config()`` in words both tf-keras 2.x and Keras 3 read: LeakyReLU's slope is
-    ``alpha`` (tf-keras knows no ``negative_slope``; Keras 3 takes ``alpha`` with a warning)."""
+    ``alpha`` (tf-keras knows no ``negative_slope``; Keras 3 takes ``alpha`` with a warning);
+    RandomContrast's ``value_range`` (Keras 3 only) is left out at its default (0, 255)."""
     config = dict(layer.get_config())
     if type(layer).__name__ == "LeakyReLU" and "negative_slope" in config:
         config["alpha"] = config.pop("negative_slope")
+    if type(layer).__name__ == "RandomContrast" and \
+            list(config.get("value_range", ())) == [0, 255]:
+        del config["value_range"]
     return config
 
 
@@ -142,10 +169,8 @@ def to_json(model, **json_kwargs) -> str:
 # ----- reading ---------------------------------------------------------------------------------
 def model_from_json(text: str | bytes, custom_objects: dict | None = None):
     """Build a model (Sequential or functional) from Keras JSON text (tf-keras, Keras 3 or
-    Keras 2.2 dialect)."""
-    if custom_objects:
-        raise FormatError("model_from_json: custom_objects are not supported; convnet only "
-                          f"builds its own layers ({', '.join(sorted(LAYER_CLASSES))})")
+    Keras 2.2 dialect). ``custom_objects`` maps names in the file to your own layer classes
+    (:class:`convnet.layers.Layer` subclasses) or to convnet activations, as in Keras."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
     if not isinstance(text, str):
@@ -154,10 +179,46 @@ def model_from_json(text: str | bytes, custom_objects: dict | None = None):
         description = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FormatError(f"model_from_json: not valid JSON ({exc})") from None
-    return model_from_config(description)
+    return model_from_config(description, custom_objects)
 
 
-def model_from_config(description: Any):
+class CustomObjects:
+    """What a caller's ``custom_objects`` adds to the allow-list: layer classes (by the name in
+    the file, ``"MyLayer"`` or Keras 3's registered ``"package>MyLayer"``) and names for
+    activations. Only objects the caller passed in are ever used."""
+
+    def __init__(self, custom_objects: dict | None = None):
+        given = dict(custom_objects or {})
+        for key in given:
+            if not isinstance(key, str):
+                raise FormatError(f"custom_objects: keys must be the names used in the file, "
+                                  f"got {key!r}")
+        self.layers = {k: v for k, v in given.items()
+                       if isinstance(v, type) and issubclass(v, layers_module.Layer)}
+        for value in list(self.layers.values()):
+            self.layers.setdefault(value.__name__, value)
+        self.others = {k: v for k, v in given.items() if k not in self.layers}
+
+    def classes(self, base: dict[str, type]) -> dict[str, type]:
+        return {**base, **self.layers}
+
+    def layer_class(self, entry: dict) -> str | None:
+        """The class name to build an entry with: its ``class_name``, or its Keras 3
+        ``registered_name`` when only that was passed in."""
+        name, registered = entry.get("class_name"), entry.get("registered_name")
+        if isinstance(registered, str) and registered in self.layers and name not in self.layers:
+            return registered
+        return name
+
+    def resolve(self, cfg: dict) -> dict:
+        """``cfg`` with activation names from ``custom_objects`` replaced by their objects."""
+        value = cfg.get("activation")
+        if isinstance(value, str) and value in self.others:
+            return {**cfg, "activation": self.others[value]}
+        return cfg
+
+
+def model_from_config(description: Any, custom_objects: dict | None = None):
     """Build a Sequential or functional model from a parsed Keras model description."""
     from convnet.models import Sequential
     from convnet.saving import functional_config
@@ -166,8 +227,9 @@ def model_from_config(description: Any):
         raise FormatError(f"model description must be a JSON object, got "
                           f"{type(description).__name__}")
     class_name = description.get("class_name")
+    custom = CustomObjects(custom_objects)
     if class_name in functional_config.MODEL_CLASS_NAMES:
-        return functional_config.from_config(description)
+        return functional_config.from_config(description, custom)
     if class_name != "Sequential":
         raise functional_config.unknown_model_class(class_name)
     config = description.get("config")
@@ -198,7 +260,8 @@ def model_from_config(description: Any):
             continue
         if input_shape is None and not layers:    # Keras 2.2: the shape rides on layer one
             input_shape = batch_shape_of(cfg, position, required=False)
-        layers.append(layer_from_entry(cls_name, cfg, position))
+        layers.append(layer_from_entry(custom.layer_class(entry), custom.resolve(cfg), position,
+                                       custom.classes(LAYER_CLASSES)))
     if input_shape is None and build_shape is not None:
         input_shape = _shape_list(build_shape, "build_input_shape")
 
@@ -252,7 +315,8 @@ def layer_from_entry(cls_name, cfg: dict, position: int,
         raise UnknownLayerError(
             f"model description: layer {position} ({cfg.get('name', '?')!r}) is of class "
             f"{cls_name!r}, which convnet does not build; supported classes: "
-            f"{', '.join(sorted(classes))}")
+            f"{', '.join(sorted(classes))} (a layer class of your own: pass it as "
+            f"custom_objects={{{cls_name!r}: {cls_name}}})")
     cls = classes[cls_name]
     kwargs: dict[str, Any] = {}
     for key, value in cfg.items():
@@ -266,6 +330,8 @@ def layer_from_entry(cls_name, cfg: dict, position: int,
     if "trainable" in cfg:
         kwargs["trainable"] = bool(cfg["trainable"])
     try:
+        if issubclass(cls, layers_module.Layer) and cls.__module__.split(".")[0] != "convnet":
+            return cls.from_config(kwargs)                 # a caller's own layer class
         return cls(**kwargs)
     except TypeError as exc:
         raise FormatError(f"model description: layer {position} ({cfg.get('name', '?')!r}, "

@@ -9,6 +9,8 @@ FOLDER holds what ``write_convnet_files.py`` wrote: ``model.json``, ``weights.h5
 layout), ``model.weights.h5`` (Keras 3 layout), ``model.h5`` (whole model), ``input.npy`` and
 ``expected.npy`` (convnet's own predictions; a model with several inputs or outputs has
 ``inputs.npz`` / ``expected.npz`` instead, arrays ``x0``, ``x1``, ... / ``y0``, ``y1``, ...).
+A folder written by ``write_convnet_keras_files.py`` holds ``model.keras`` and ``compiled.h5``
+instead: both are loaded *compiled* (see ``check_whole_model_files``).
 Prints one line per check with the largest absolute
 difference and exits non-zero if any check fails (tolerance 1e-5).
 """
@@ -45,13 +47,64 @@ def max_diff(got, expected) -> float:
     return float(np.abs(np.asarray(got) - expected).max())
 
 
+def _numpy(value) -> np.ndarray:
+    value = value.numpy() if hasattr(value, "numpy") else value
+    return np.asarray(value.cpu() if hasattr(value, "cpu") else value)
+
+
+def check_whole_model_files(folder: Path, keras, which: str, x, expected) -> int:
+    """``write_convnet_keras_files.py``'s files: ``model.keras`` (Keras 3's zip) and
+    ``compiled.h5`` load *compiled*: predict equals convnet's, ``evaluate`` gives convnet's loss
+    and metrics (by the names convnet logged), and Keras 3 restores the optimizer state of a
+    ``.keras`` file exactly (``optimizer.npz``: convnet's state in Keras 3's order)."""
+    failures = 0
+    for name in ("model.keras", "compiled.h5"):
+        if not (folder / name).exists():
+            continue
+        model = keras.models.load_model(str(folder / name))
+        diff = max_diff(model.predict(x, verbose=0), expected)
+        problems = [] if diff <= TOLERANCE else [f"predict max |diff| = {diff:.3g}"]
+        notes = []
+        if (folder / "evaluate.json").exists():
+            ours = json.loads((folder / "evaluate.json").read_text())
+            theirs = model.evaluate(x, np.load(folder / "labels.npy"), verbose=0,
+                                    return_dict=True)
+            for key, value in ours.items():
+                if key not in theirs:
+                    problems.append(f"evaluate has no {key!r} (keys {sorted(theirs)})")
+                elif abs(float(theirs[key]) - value) > TOLERANCE * max(1.0, abs(value)):
+                    problems.append(f"evaluate {key}: Keras {theirs[key]!r}, convnet {value!r}")
+            rounded = {k: round(float(v), 6) for k, v in theirs.items()}
+            notes.append(f"evaluate {json.dumps(rounded)}")
+        if name.endswith(".keras") and (folder / "optimizer.npz").exists() and \
+                not which.startswith("tf-keras"):
+            with np.load(folder / "optimizer.npz") as saved:
+                ours_state = [saved[f"v{i}"] for i in range(len(saved.files))]
+            theirs_state = [_numpy(v) for v in model.optimizer.variables]
+            if len(ours_state) != len(theirs_state) or not all(
+                    a.shape == b.shape and np.array_equal(a.astype(b.dtype), b)
+                    for a, b in zip(ours_state, theirs_state)):
+                problems.append(f"optimizer state differs ({len(theirs_state)} variables in "
+                                f"Keras, {len(ours_state)} saved)")
+            else:
+                notes.append(f"optimizer state restored ({len(theirs_state)} variables)")
+        ok = not problems
+        failures += not ok
+        compiled = getattr(model, "optimizer", None) is not None
+        print(f"{which}: load_model({name}) compiled={compiled}: max |diff| = "
+              f"{diff:.3g} {'OK' if ok else 'FAIL ' + '; '.join(problems)} {'; '.join(notes)}")
+    return failures
+
+
 def main(folder: str, json_name: str = "model.json", weights: list | None = None) -> int:
     folder = Path(folder)
     keras, which = keras_module()
     x = _arrays(folder, "input", "inputs.npz", "x")
     expected = _arrays(folder, "expected", "expected.npz", "y")
+    failures = check_whole_model_files(folder, keras, which, x, expected)
+    if not (folder / json_name).exists():
+        return 1 if failures else 0
     text = (folder / json_name).read_text()
-    failures = 0
     weights = weights or ["weights.h5", "model.weights.h5"]
     checks = [(f"model_from_json({json_name}) + load_weights({w})", w) for w in weights]
     for label, weights in checks:
