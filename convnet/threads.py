@@ -105,12 +105,18 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def in_worker() -> bool:
+    """Whether the calling thread is one of the per-core workers (which must not wait on
+    their own pool: a product asked for inside a task runs there, on its thread)."""
+    return threading.current_thread().name.startswith("convnet-core")
+
+
 def run_tasks(task, count: int) -> None:
     """Call ``task(i)`` for ``i`` in ``range(count)``, spread over ``numba.get_num_threads()``
     worker threads (so ``numba.set_num_threads`` and ``NUMBA_NUM_THREADS`` govern both). Tasks
     must not write to each other's memory. An exception in a task is raised here."""
     workers = min(numba.get_num_threads(), count)
-    if workers <= 1:
+    if workers <= 1 or in_worker():
         for i in range(count):
             task(i)
         return

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from convnet.fast.blas import matmul  # noqa: F401  (BLAS, not numba: one thread per core)
 from convnet.kernels import reference
 from convnet.kernels.reference import conv_output_size
 
