@@ -66,16 +66,17 @@ def cache_file() -> Path:
 def machine() -> dict:
     """What a choice depends on besides the layer: the CPU (model name and feature flags), the
     thread count, and the versions of NumPy and numba."""
-    model, flags = platform.processor() or platform.machine(), ""
+    model, flags = "", ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             key, _, value = line.partition(":")
-            if key.strip() == "model name" and model in ("", platform.processor()):
+            if key.strip() == "model name" and not model:
                 model = value.strip()
             elif key.strip() == "flags" and not flags:
                 flags = value.strip()
-    except OSError:
+    except OSError:                      # not Linux: what the platform module knows
         pass
+    model = model or platform.processor() or platform.machine()
     return {"cpu": model,
             "flags": hashlib.sha256(flags.encode()).hexdigest()[:16],
             "threads": numba.get_num_threads(),

@@ -59,6 +59,7 @@ class Conv2D(ActivationMixin, Layer):
     WINOGRAD_MIN_CHANNELS = 16
     TASK, CHUNK, BLOCK = 32, 8, 32
     PATH: str | None = None
+    _wants_dx: bool | None = None       # whether the last backward made dL/dx (None: none yet)
 
     _cols: np.ndarray | None = None
 
@@ -149,7 +150,8 @@ class Conv2D(ActivationMixin, Layer):
         kernel = self.params["kernel"]
         key = (backend.get_engine(), self.dtype, kernel.shape, threads.available(),
                self.DIRECT_MAX_CELLS, self.WINOGRAD_MIN_CHANNELS, self.TASK, self.CHUNK,
-               self.BLOCK, self.PATH, autotune.enabled() and self.input_shape)
+               self.BLOCK, self.PATH,
+               autotune.enabled() and (self.input_shape, self._wants_dx))
         chosen = self.__dict__.get("_chosen")
         if chosen is None or chosen[0] != key:
             path = None if key[0] == "numpy" else self._choose_path()
@@ -171,7 +173,8 @@ class Conv2D(ActivationMixin, Layer):
             names = conv_paths.candidates(shape, self.strides, dtype)
             layer_key = (f"Conv2D {dtype} input {tuple(self.input_shape)} kernel {shape} "
                          f"strides {tuple(self.strides)} {self.data_format} "
-                         f"activation {self.activation} bias {self.use_bias}")
+                         f"activation {self.activation} bias {self.use_bias} "
+                         f"{'no dL/dx' if self._wants_dx is False else 'with dL/dx'}")
             name = autotune.choose(layer_key, names, self._time_path)
             return conv_paths.make(name, self.strides, dtype, tasks, self.BLOCK)
         return conv_paths.choose(shape, self.strides, dtype,
@@ -180,8 +183,10 @@ class Conv2D(ActivationMixin, Layer):
                                  tasks=tasks, block=self.BLOCK)
 
     def _time_path(self, name: str) -> float:
-        """Milliseconds of one forward + backward (with dL/dx) of a twin of this layer forced to
-        path ``name``, on a batch of ``TASK`` random samples of this layer's input shape."""
+        """Milliseconds of one forward + backward of a twin of this layer forced to path ``name``,
+        on a batch of ``TASK`` random samples of this layer's input shape; the backward makes
+        dL/dx unless this layer's last backward did not (a model's first layer: its path is
+        timed again after the first step, for that case)."""
         twin = cast(Conv2D, type(self).from_config({**self.get_config(),
                                                     "name": f"{self.name}_autotune"}))
         twin.PATH = name
@@ -195,7 +200,7 @@ class Conv2D(ActivationMixin, Layer):
 
         def step() -> None:
             twin.forward(x, training=True)
-            twin.backward(dy)
+            twin.backward(dy, input_gradient=self._wants_dx is not False)
 
         return autotune.time_candidate(step)
 
@@ -295,6 +300,8 @@ class Conv2D(ActivationMixin, Layer):
         if self.use_bias:
             assert db is not None
             self.grads["bias"][...] = db
+        # a model's first layer is never asked for dL/dx: autotuning then times that case
+        self._wants_dx = dx is not None
         return None if dx is None else self._input_gradient(dx)
 
     def fuses_backward_of(self, above: Layer) -> bool:
