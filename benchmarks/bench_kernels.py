@@ -1,8 +1,10 @@
 """Per-kernel micro-benchmarks: numba kernels against their NumPy reference twins, the GEMMs of
 the tutorial's conv2 layer (the floor that im2col + BLAS cannot go under), and the pieces of
-Winograd's F(4x4, 3x3), which goes under it.
+Winograd's F(4x4, 3x3), which goes under it; and how far each layer of the tutorial model is
+from what the machine can do (its peak float32 FMA throughput, measured here).
 
-    python benchmarks/bench_kernels.py
+    python benchmarks/bench_kernels.py            # everything
+    python benchmarks/bench_kernels.py --limit    # only the distance to the limit
 
 Shapes are those of one training batch (128) of the tutorial model. Median of repeated calls.
 """
@@ -175,5 +177,92 @@ def gemm_scaling(w2: np.ndarray) -> None:
           f"({2 * one / two:.2f}x)")
 
 
+# ----- distance to the limit ------------------------------------------------------------------
+def peak_gflops() -> tuple[float, float]:
+    """The machine's float32 FMA throughput, as the best a large, cache-blocked SGEMM (OpenBLAS,
+    tuned per CPU by its authors) reaches: (one core, all cores), in GFLOPS, best of 5. A
+    tuned GEMM runs at 85-95 % of the cores' theoretical FMA rate, and is the usual practical
+    ceiling; reading the clock and the vector units of a virtual CPU would be a guess."""
+    from convnet import threads
+    rng = np.random.default_rng(2)
+    a, b = (rng.random((1536, 1536), dtype=np.float32) for _ in range(2))
+    out = np.empty_like(a)
+    flop = 2 * 1536 ** 3
+
+    def best(repeats: int = 5) -> float:
+        np.matmul(a, b, out=out)
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            np.matmul(a, b, out=out)
+            times.append(time.perf_counter() - t)
+        return flop / min(times) / 1e9
+
+    one = float("nan")
+    if threads.available():
+        with threads.single_threaded_blas():
+            one = best()
+    return one, best()
+
+
+def conv_flop(n: int, oh: int, ow: int, kh: int, kw: int, c: int, f: int) -> int:
+    """Multiply-adds x 2 of a direct (or im2col) convolution pass."""
+    return 2 * n * oh * ow * kh * kw * c * f
+
+
+def winograd_flop(n: int, out_h: int, out_w: int, c: int, f: int) -> int:
+    """Multiply-adds x 2 Winograd F(4x4, 3x3) really does for an output of out_h x out_w: 36
+    products of (C x F) per 4x4 tile (the transforms' additions not counted)."""
+    tiles = -(-out_h // 4) * -(-out_w // 4)
+    return 2 * n * tiles * 36 * c * f
+
+
+def distance_to_limit() -> None:
+    """Each conv/dense layer's achieved GFLOPS in a training step (batch 128) and in predict,
+    against the machine's peak: how far from the hardware each layer is, not only from PyTorch."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_train import layer_profile
+
+    one, both = peak_gflops()
+    print(f"\npeak float32 FMA throughput (large SGEMM, OpenBLAS): one core {one:.0f} GFLOPS, "
+          f"all cores {both:.0f} GFLOPS")
+    n = 128
+    timings = [(f, b) for _, f, b in layer_profile()]       # in the model's layer order
+    profile = dict(zip(["conv1", "conv2", "pool", "drop1", "flat", "dense1", "drop2", "dense2"],
+                       timings))
+    # the tutorial model: conv1 3x3x1->32 on 28x28, conv2 3x3x32->64 on 26x26, dense 9216->128,
+    # dense 128->10; backward = dL/dK (+ dL/dx where the layer has an input gradient)
+    rows = [
+        ("conv1", "direct", conv_flop(n, 26, 26, 3, 3, 1, 32), conv_flop(n, 26, 26, 3, 3, 1, 32),
+         None),
+        ("conv2", "Winograd", conv_flop(n, 24, 24, 3, 3, 32, 64),
+         2 * conv_flop(n, 24, 24, 3, 3, 32, 64),
+         (winograd_flop(n, 24, 24, 32, 64),
+          winograd_flop(n, 24, 24, 32, 64) + winograd_flop(n, 26, 26, 64, 32))),
+        ("dense1", "GEMM", 2 * n * 9216 * 128, 4 * n * 9216 * 128, None),
+        ("dense2", "GEMM", 2 * n * 128 * 10, 4 * n * 128 * 10, None),
+    ]
+    print(f"{'layer':<10}{'path':<10}{'pass':<9}{'ms':>7}{'GFLOP':>8}{'GFLOPS':>8}"
+          f"{'% of peak':>10}   (Winograd: its real multiplications)")
+    for name, path, fwd_flop, bwd_flop, real in rows:
+        fwd_ms, bwd_ms = profile[name]
+        for pass_, ms, flop, real_flop in (("forward", fwd_ms, fwd_flop, real and real[0]),
+                                           ("backward", bwd_ms, bwd_flop, real and real[1])):
+            gflops = flop / ms / 1e6
+            line = (f"{name:<10}{path:<10}{pass_:<9}{ms:7.2f}{flop / 1e9:8.3f}{gflops:8.0f}"
+                    f"{100 * gflops / both:9.0f}%")
+            if real_flop:
+                real_gflops = real_flop / ms / 1e6
+                line += f"   {real_flop / 1e9:.3f} GFLOP real: {real_gflops:.0f} GFLOPS, " \
+                        f"{100 * real_gflops / both:.0f}% of peak"
+            print(line)
+    print("(conv2's backward also carries the max-pooling layer's backward and the ReLU mask;"
+          " dense1's includes its ReLU; conv1, the first layer, needs no dL/dx)")
+
+
 if __name__ == "__main__":
-    main()
+    if "--limit" in sys.argv[1:]:
+        distance_to_limit()
+    else:
+        main()
+        distance_to_limit()

@@ -12,6 +12,7 @@ for training (Adadelta, lr 1.0), 1000 for inference, 2 threads; medians of five 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -21,6 +22,7 @@ from pathlib import Path
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--convnet", action="store_true", help="import convnet first")
+    p.add_argument("--json", action="store_true", help="print one JSON line instead")
     args = p.parse_args()
     if args.convnet:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -64,6 +66,9 @@ def main() -> None:
     infer(1)
     tr = statistics.median(train() for _ in range(5))
     inf = statistics.median(infer() for _ in range(5))
+    if args.json:
+        print(json.dumps({"train": tr, "infer": inf}))
+        return
     print(f"torch {torch.__version__} {'after import convnet' if args.convnet else 'alone'}: "
           f"train {tr:.0f} samples/s, inference {inf:.0f} samples/s")
 

@@ -22,13 +22,13 @@ Conv2D uses its other path (whole-batch blocks, every kernel parallel on its own
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import itertools
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import numba
 import numpy as np
@@ -82,7 +82,7 @@ def set_per_core(enabled: bool) -> None:
     _ENABLED = bool(enabled)
 
 
-@contextmanager
+@contextlib.contextmanager
 def single_threaded_blas():
     """OpenBLAS on one thread inside the block (the worker threads are the parallelism)."""
     assert _OPENBLAS is not None, "single_threaded_blas: OpenBLAS's thread control not found"
@@ -105,12 +105,18 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def in_worker() -> bool:
+    """Whether the calling thread is one of the per-core workers (which must not wait on
+    their own pool: a product asked for inside a task runs there, on its thread)."""
+    return threading.current_thread().name.startswith("convnet-core")
+
+
 def run_tasks(task, count: int) -> None:
     """Call ``task(i)`` for ``i`` in ``range(count)``, spread over ``numba.get_num_threads()``
     worker threads (so ``numba.set_num_threads`` and ``NUMBA_NUM_THREADS`` govern both). Tasks
     must not write to each other's memory. An exception in a task is raised here."""
     workers = min(numba.get_num_threads(), count)
-    if workers <= 1:
+    if workers <= 1 or in_worker():
         for i in range(count):
             task(i)
         return
@@ -122,7 +128,8 @@ def run_tasks(task, count: int) -> None:
                 return
             task(i)
 
-    with single_threaded_blas():
+    # without OpenBLAS's thread control (another BLAS), the tasks still run on the workers
+    with single_threaded_blas() if _OPENBLAS is not None else contextlib.nullcontext():
         futures = [_pool().submit(worker) for _ in range(workers)]
         for future in futures:
             future.result()

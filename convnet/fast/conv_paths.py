@@ -18,7 +18,9 @@ Every path takes the padded channels-last input, the kernel, the bias and the sa
 arrays and returns arrays: ``forward`` the output ``y`` (N*OH*OW, F), ``backward`` the gradients
 ``(dK, dL/db, dx)`` (dx of the padded input, or None for a model's first layer), ``infer`` a few
 samples' output on the calling thread. The crossovers are measured in ``benchmarks/``
-(``bench_paths.py``, ``bench_kernels.py``).
+(``bench_paths.py``, ``bench_kernels.py``). Where they differ on another CPU,
+:mod:`.autotune` chooses among :func:`candidates` by timing them once per machine; a layer's
+``PATH`` attribute forces one (:data:`PATHS` names them).
 """
 
 from __future__ import annotations
@@ -211,6 +213,45 @@ class Winograd(ConvPath):
     def _tasks_backward(self, x, kernel, upstream, want_dx):
         return conv_winograd.backward_per_core(x, kernel, upstream, want_dx, self.tasks,
                                                self.scratch)
+
+
+PATHS = {cls.name: cls for cls in (Direct, Winograd, Im2colPerCore, Im2colBlocks)}
+
+
+DIRECT_CANDIDATE_CELLS = 64   # autotuning tries the direct loop on windows up to this size
+
+
+def runnable(kernel_shape: tuple, strides: tuple[int, int], dtype: str) -> list[str]:
+    """The names of the paths that can run a Conv2D of this kernel, strides and dtype."""
+    kh, kw, _, _ = kernel_shape
+    if not threads.available() or dtype == "float16":
+        return ["direct", "im2col blocks"]
+    winograd = ["winograd"] if (kh, kw) == (3, 3) and tuple(strides) == (1, 1) else []
+    return ["direct"] + winograd + ["im2col per core", "im2col blocks"]
+
+
+def candidates(kernel_shape: tuple, strides: tuple[int, int], dtype: str) -> list[str]:
+    """The runnable paths worth timing: the direct loop only on small windows (on large ones
+    it is far slower than the others)."""
+    kh, kw, c, _ = kernel_shape
+    names = runnable(kernel_shape, strides, dtype)
+    if kh * kw * c > DIRECT_CANDIDATE_CELLS and len(names) > 1:
+        names.remove("direct")
+    return names
+
+
+def make(name: str, strides: tuple[int, int], dtype: str, tasks: Tasks,
+         block: int) -> ConvPath:
+    """The path called ``name`` (a key of :data:`PATHS`), for arrays of ``dtype``."""
+    if name == "direct":
+        return Direct(strides, tasks, block, threads.available() and dtype != "float16")
+    if name == "winograd":
+        return Winograd(strides, tasks, block)
+    if name == "im2col per core":
+        return Im2colPerCore(strides, tasks, block)
+    if name == "im2col blocks":
+        return Im2colBlocks(strides, tasks, block)
+    raise ValueError(f"unknown Conv2D path {name!r}; one of {sorted(PATHS)}")
 
 
 def choose(kernel_shape: tuple, strides: tuple[int, int], dtype: str, *,

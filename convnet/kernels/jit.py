@@ -1,8 +1,16 @@
 """numba twins of :mod:`convnet.kernels.reference`: same signatures, same results, fast.
 
-Every kernel runs its outer loop over the batch with ``prange``: samples never write to each
-other's memory, so the parallel loop cannot race (a parallel loop over output *positions* would:
-in col2im and the max-pool backward, neighbouring windows add into the same input cell).
+Every kernel is a serial loop over a range of its outer index (samples, rows, elements or
+fixed blocks of them), compiled without the GIL; :func:`_spread` cuts the range into pieces and
+runs them on convnet's per-core worker threads (:func:`convnet.threads.run_tasks`). Samples never
+write to each other's memory, so the pieces cannot race (pieces of output *positions* would: in
+col2im and the max-pool backward, neighbouring windows add into the same input cell).
+
+Why not numba's own ``parallel=True`` and ``prange`` (kept only for Adadelta's update, which
+says why): a parallel kernel takes about four times as
+long to compile (2.6 s against 0.6 s for the max-pool forward), which made a first run wait
+12-23 s; and its OpenMP thread pool, next to convnet's workers and OpenBLAS's pool, is one more
+pool spinning on the same two cores, whose settings only hold when convnet is imported first.
 ``cache=True`` stores the compiled code next to this file, so only the first run pays for
 compilation. With ``NUMBA_DISABLE_JIT=1`` these run as plain (slow) Python, for debugging.
 """
@@ -19,7 +27,9 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from convnet.kernels import reference
+from convnet import threads
+from convnet.fast.blas import matmul  # noqa: F401  (BLAS, not numba: one thread per core)
+from convnet.kernels import compile_notice, reference
 from convnet.kernels.reference import conv_output_size
 
 
@@ -53,6 +63,7 @@ def _ensure_cache_dir() -> None:
 
 
 _ensure_cache_dir()
+compile_notice.install()     # "compiling kernels (first run only)..." when it takes a while
 
 
 def float16_via_reference(fast):
@@ -69,6 +80,24 @@ def float16_via_reference(fast):
     return kernel
 
 
+# ----- the parallelism: convnet's own per-core threads --------------------------------------------
+TASKS = 8          # pieces of a loop, whatever the number of threads (so the same bits on any)
+INLINE = 1 << 15   # elements touched: below this, a loop runs on the calling thread
+
+
+def _spread(loop, n: int, size: int, *args) -> None:
+    """Run ``loop(*args, first, stop)`` over ``range(n)``, cut into up to :data:`TASKS` pieces
+    on the per-core worker threads. A loop touching fewer than :data:`INLINE` elements (``size``)
+    runs on the calling thread: handing it to a worker would cost more than the work."""
+    if n <= 0:
+        return
+    if size < INLINE or n == 1:
+        loop(*args, 0, n)
+        return
+    step = -(-n // min(TASKS, n))
+    threads.run_tasks(lambda t: loop(*args, t * step, min(n, (t + 1) * step)), -(-n // step))
+
+
 @njit(cache=True, nogil=True, inline="always")
 def _im2col_sample(x, kh, kw, sh, sw, cols, s):
     c = x.shape[3]
@@ -83,9 +112,9 @@ def _im2col_sample(x, kh, kw, sh, sw, cols, s):
                         cols[row, base + ch] = x[s, i * sh + a, j * sw + b, ch]
 
 
-@njit(cache=True, parallel=True)
-def _im2col(x, kh, kw, sh, sw, cols):
-    for s in prange(x.shape[0]):
+@njit(cache=True, nogil=True)
+def _im2col(x, kh, kw, sh, sw, cols, first, stop):
+    for s in range(first, stop):
         _im2col_sample(x, kh, kw, sh, sw, cols, s)
 
 
@@ -97,7 +126,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
     if out is None:
         out = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
-    _im2col(np.ascontiguousarray(x), kh, kw, sh, sw, out)
+    _spread(_im2col, n, out.size, np.ascontiguousarray(x), kh, kw, sh, sw, out)
     return out
 
 
@@ -117,9 +146,9 @@ def _col2im_sample(cols, kh, kw, sh, sw, dx, s):
                         dx[s, i * sh + a, j * sw + b, ch] += cols[row, base + ch]
 
 
-@njit(cache=True, parallel=True)
-def _col2im(cols, kh, kw, sh, sw, dx):
-    for s in prange(dx.shape[0]):
+@njit(cache=True, nogil=True)
+def _col2im(cols, kh, kw, sh, sw, dx, first, stop):
+    for s in range(first, stop):
         _col2im_sample(cols, kh, kw, sh, sw, dx, s)
 
 
@@ -134,7 +163,7 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
                          f"got {out.shape}")
     else:
         dx = out
-    _col2im(np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
+    _spread(_col2im, dx.shape[0], dx.size, np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
     return dx
 
 
@@ -164,10 +193,10 @@ def _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax, s, record):
                                 argmax[s, i, j, ch] = r * w + q
 
 
-@njit(cache=True, parallel=True)
-def _maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax):
-    for s in prange(x.shape[0]):
-        _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax, s, True)
+@njit(cache=True, nogil=True)
+def _maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax, record, first, stop):
+    for s in range(first, stop):
+        _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, argmax, s, record)
 
 
 @float16_via_reference
@@ -177,7 +206,8 @@ def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     n, _, _, c = x.shape
     y = np.empty((n, oh, ow, c), dtype=x.dtype)
     argmax = np.empty((n, oh, ow, c), dtype=np.int32)   # h*W + w: 4 bytes are plenty
-    _maxpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, pad_top, pad_left, y, argmax)
+    _spread(_maxpool_forward, n, x.size, np.ascontiguousarray(x), ph, pw, sh, sw, pad_top,
+            pad_left, y, argmax, True)
     return y, argmax
 
 
@@ -193,9 +223,9 @@ def _maxpool_backward_sample(dy, argmax, dx, s):
                 dx[s, k // w, k % w, ch] += dy[s, i, j, ch]
 
 
-@njit(cache=True, parallel=True)
-def _maxpool_backward(dy, argmax, dx):
-    for s in prange(dy.shape[0]):
+@njit(cache=True, nogil=True)
+def _maxpool_backward(dy, argmax, dx, first, stop):
+    for s in range(first, stop):
         _maxpool_backward_sample(dy, argmax, dx, s)
 
 
@@ -203,7 +233,8 @@ def _maxpool_backward(dy, argmax, dx):
 def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.ndarray:
     """Route gradients to each window's winner; see the reference twin."""
     dx = np.empty(x_shape, dtype=dy.dtype)                  # the kernel zeroes it
-    _maxpool_backward(np.ascontiguousarray(dy), np.ascontiguousarray(argmax), dx)
+    _spread(_maxpool_backward, dx.shape[0], dx.size, np.ascontiguousarray(dy),
+            np.ascontiguousarray(argmax), dx)
     return dx
 
 
@@ -228,9 +259,9 @@ def _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s):
                 y[s, i, j, ch] /= count
 
 
-@njit(cache=True, parallel=True)
-def _avgpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y):
-    for s in prange(x.shape[0]):
+@njit(cache=True, nogil=True)
+def _avgpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, first, stop):
+    for s in range(first, stop):
         _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s)
 
 
@@ -240,15 +271,16 @@ def avgpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     """Mean over windows of real cells; see the reference twin."""
     n, _, _, c = x.shape
     y = np.empty((n, oh, ow, c), dtype=x.dtype)
-    _avgpool_forward(np.ascontiguousarray(x), ph, pw, sh, sw, pad_top, pad_left, y)
+    _spread(_avgpool_forward, n, x.size, np.ascontiguousarray(x), ph, pw, sh, sw, pad_top,
+            pad_left, y)
     return y
 
 
-@njit(cache=True, parallel=True)
-def _avgpool_backward(dy, ph, pw, sh, sw, pad_top, pad_left, dx):
-    n, h, w, c = dx.shape
+@njit(cache=True, nogil=True)
+def _avgpool_backward(dy, ph, pw, sh, sw, pad_top, pad_left, dx, first, stop):
+    _, h, w, c = dx.shape
     oh, ow = dy.shape[1], dy.shape[2]
-    for s in prange(n):
+    for s in range(first, stop):
         dx[s] = 0                    # each thread clears its own samples
         for i in range(oh):
             r0 = max(i * sh - pad_top, 0)
@@ -269,14 +301,18 @@ def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, 
                      pad_top: int, pad_left: int) -> np.ndarray:
     """Spread each window's gradient evenly over its real cells; see the reference twin."""
     dx = np.empty(x_shape, dtype=dy.dtype)                  # the kernel zeroes it
-    _avgpool_backward(np.ascontiguousarray(dy), ph, pw, sh, sw, pad_top, pad_left, dx)
+    _spread(_avgpool_backward, dx.shape[0], dx.size, np.ascontiguousarray(dy), ph, pw, sh, sw,
+            pad_top, pad_left, dx)
     return dx
 
 
 @njit(cache=True, parallel=True)
 def _adadelta_update(p, g, a, d, lr, rho, eps):
     # one pass over memory instead of NumPy's eight; each element is independent, so the
-    # parallel loop cannot race and gives the same result on any number of threads
+    # parallel loop cannot race and gives the same result on any number of threads. The one
+    # kernel left on numba's own threads (prange): only its parallel loop tells the compiler that
+    # p, g, a and d never overlap, and without that it is not vectorised (4.7-6.4 ms instead of
+    # 1.2 ms on one thread, for the tutorial's 1.2 M weights)
     for i in prange(p.size):
         gi = g[i]
         ai = rho * a[i] + (1 - rho) * gi * gi
@@ -305,19 +341,20 @@ def _bias_relu_row(z, bias, r):
         z[r, k] = 0 if v <= 0 else v         # NaN stays NaN, as with np.maximum
 
 
-@njit(cache=True, parallel=True)
-def _bias_relu(z, bias):
-    for r in prange(z.shape[0]):
+@njit(cache=True, nogil=True)
+def _bias_relu(z, bias, first, stop):
+    for r in range(first, stop):
         _bias_relu_row(z, bias, r)
 
 
 @float16_via_reference
 def bias_relu(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """``z = max(z + b, 0)`` in place, one parallel pass instead of NumPy's two."""
+    """``z = max(z + b, 0)`` in place, one pass (on the per-core threads) instead of NumPy's
+    two."""
     if z.ndim != 2 or not z.flags.c_contiguous or bias.shape != (z.shape[1],):
         raise ValueError(f"bias_relu needs a C-contiguous (rows, F) array and a (F,) bias, got "
                          f"{z.shape} and {bias.shape}")
-    _bias_relu(z, bias.astype(z.dtype, copy=False))
+    _spread(_bias_relu, z.shape[0], z.size, z, bias.astype(z.dtype, copy=False))
     return z
 
 
@@ -340,12 +377,12 @@ def _relu_bias_backward_rows(dy, y, dz, db, first, stop):
             db[k] += v
 
 
-@njit(cache=True, parallel=True)
-def _relu_bias_backward(dy, y, dz, partial):
+@njit(cache=True, nogil=True)
+def _relu_bias_backward(dy, y, dz, partial, first, stop):
     rows = dy.shape[0]
     blocks = partial.shape[0]
     step = (rows + blocks - 1) // blocks
-    for blk in prange(blocks):
+    for blk in range(first, stop):
         partial[blk] = 0
         _relu_bias_backward_rows(dy, y, dz, partial[blk], blk * step,
                                  min(rows, (blk + 1) * step))
@@ -353,7 +390,7 @@ def _relu_bias_backward(dy, y, dz, partial):
 
 @float16_via_reference
 def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``dz = dy * (y > 0)`` and ``db = dz.sum(axis=0)`` in one parallel pass. Each block of rows
+    """``dz = dy * (y > 0)`` and ``db = dz.sum(axis=0)`` in one pass. Each block of rows
     sums into its own partial row, and the partials are added in a fixed order, so the result is
     the same on 1 or 2 threads."""
     if dy.ndim != 2 or dy.shape != y.shape:
@@ -362,7 +399,7 @@ def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     dy, y = np.ascontiguousarray(dy), np.ascontiguousarray(y, dtype=dy.dtype)
     dz = np.empty_like(dy)
     partial = np.empty((RELU_BIAS_BLOCKS, dy.shape[1]), dtype=dy.dtype)
-    _relu_bias_backward(dy, y, dz, partial)
+    _spread(_relu_bias_backward, RELU_BIAS_BLOCKS, dy.size, dy, y, dz, partial)
     return dz, partial.sum(axis=0)
 
 
@@ -388,10 +425,10 @@ def _conv2d_direct_sample(x, kernel, bias, sh, sw, relu, z, acc, s):
                 z[row, k] = (0 if v <= 0 else v) if relu else v
 
 
-@njit(cache=True, parallel=True)
-def _conv2d_direct(x, kernel, bias, sh, sw, relu, z):
-    for s in prange(x.shape[0]):
-        acc = np.empty(kernel.shape[3], dtype=z.dtype)
+@njit(cache=True, nogil=True)
+def _conv2d_direct(x, kernel, bias, sh, sw, relu, z, first, stop):
+    acc = np.empty(kernel.shape[3], dtype=z.dtype)
+    for s in range(first, stop):
         _conv2d_direct_sample(x, kernel, bias, sh, sw, relu, z, acc, s)
 
 
@@ -406,23 +443,24 @@ def conv2d_direct(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, sh: int, 
                          f"{bias.shape} do not fit together")
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
     z = np.empty((n * oh * ow, f), dtype=x.dtype)
-    _conv2d_direct(np.ascontiguousarray(x), np.ascontiguousarray(kernel, dtype=x.dtype),
-                   bias.astype(x.dtype, copy=False), sh, sw, bool(relu), z)
+    _spread(_conv2d_direct, n, z.size * kh * kw * c, np.ascontiguousarray(x),
+            np.ascontiguousarray(kernel, dtype=x.dtype), bias.astype(x.dtype, copy=False), sh, sw,
+            bool(relu), z)
     return z
 
 
 KERNEL_GRAD_BLOCKS = 64   # fixed, so dK's summation order never depends on the thread count
 
 
-@njit(cache=True, parallel=True)
-def _conv2d_kernel_grad(x, dz, y, relu_mask, kh, kw, sh, sw, partial, partial_db):
+@njit(cache=True, nogil=True)
+def _conv2d_kernel_grad(x, dz, y, relu_mask, kh, kw, sh, sw, partial, partial_db, first, stop):
     n, h, w, c = x.shape
     f = dz.shape[1]
     oh = (h - kh) // sh + 1
     ow = (w - kw) // sw + 1
     blocks = partial.shape[0]
     step = (n + blocks - 1) // blocks
-    for blk in prange(blocks):
+    for blk in range(first, stop):
         part, part_db = partial[blk], partial_db[blk]
         part[...] = 0
         part_db[...] = 0
@@ -454,8 +492,8 @@ def _kernel_grads(x, dz, y, relu_mask, kh, kw, sh, sw, what):
     partial_db = np.empty((KERNEL_GRAD_BLOCKS, dz.shape[1]), dtype=x.dtype)
     dz = np.ascontiguousarray(dz, dtype=x.dtype)
     y = np.ascontiguousarray(y, dtype=x.dtype) if relu_mask else dz
-    _conv2d_kernel_grad(np.ascontiguousarray(x), dz, y, relu_mask, kh, kw, sh, sw,
-                        partial, partial_db)
+    _spread(_conv2d_kernel_grad, KERNEL_GRAD_BLOCKS, dz.size * kh * kw * c,
+            np.ascontiguousarray(x), dz, y, relu_mask, kh, kw, sh, sw, partial, partial_db)
     return partial.sum(axis=0), partial_db.sum(axis=0)
 
 
@@ -486,100 +524,95 @@ def _random_word(key, j):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, parallel=True)
-def _dropout_forward(x, key, threshold, scale, y, keep):
-    for i in prange(x.size):
-        # element i takes the low (even i) or high (odd i) 32 bits of word i // 2, made here in
-        # parallel (twice, for both halves: cheaper than keeping it, the loop stays vectorised)
+@njit(cache=True, nogil=True)
+def _dropout_forward(x, key, threshold, scale, y, keep, first, stop):
+    # the piece's own views, indexed from 0: an index the compiler knows is never negative
+    # needs no wrap-around test, and the loop is vectorised
+    x, y, keep = x[first:stop], y[first:stop], keep[first:stop]
+    for j in range(x.size):
+        # element i takes the low (even i) or high (odd i) 32 bits of word i // 2, made here
+        # (twice, for both halves: cheaper than keeping it, the loop stays vectorised)
+        i = first + j
         word = _random_word(key, i >> 1)
         u = (word >> np.uint64((i & 1) * 32)) & np.uint64(0xFFFFFFFF)
         k = u >= threshold
-        keep[i] = k
-        y[i] = x[i] * (1 if k else 0) * scale        # x * 0 keeps NaN, as NumPy does
+        keep[j] = k
+        y[j] = x[j] * (1 if k else 0) * scale        # x * 0 keeps NaN, as NumPy does
 
 
 @float16_via_reference
 def dropout_forward(x: np.ndarray, key: int, threshold: int,
                     scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Inverted dropout in one parallel pass that also makes the random words; see the
-    reference twin."""
+    """Inverted dropout in one pass that also makes the random words; see the reference
+    twin."""
     x = np.ascontiguousarray(x)
     y = np.empty_like(x)
     keep = np.empty(x.shape, dtype=np.bool_)
     with np.errstate(over="ignore"):     # uint64 wraps on purpose (NUMBA_DISABLE_JIT=1 warns)
-        _dropout_forward(x.reshape(-1), np.uint64(key), np.uint64(threshold),
-                         x.dtype.type(scale), y.reshape(-1), keep.reshape(-1))
+        _spread(_dropout_forward, x.size, x.size, x.reshape(-1), np.uint64(key),
+                np.uint64(threshold), x.dtype.type(scale), y.reshape(-1), keep.reshape(-1))
     return y, keep
 
 
-@njit(cache=True, parallel=True)
-def _dropout_backward(dy, keep, scale, dx):
-    for i in prange(dy.size):
+@njit(cache=True, nogil=True)
+def _dropout_backward(dy, keep, scale, dx, first, stop):
+    dy, keep, dx = dy[first:stop], keep[first:stop], dx[first:stop]   # indexed from 0, as above
+    for i in range(dy.size):
         dx[i] = dy[i] * (1 if keep[i] else 0) * scale
 
 
 @float16_via_reference
 def dropout_backward(dy: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarray:
-    """dL/dx of inverted dropout in one parallel pass; see the reference twin."""
+    """dL/dx of inverted dropout in one pass; see the reference twin."""
     if keep.shape != dy.shape:
         raise ValueError(f"dropout_backward: mask shape {keep.shape} differs from dy "
                          f"{dy.shape}")
     dy = np.ascontiguousarray(dy)
     dx = np.empty_like(dy)
-    _dropout_backward(dy.reshape(-1), np.ascontiguousarray(keep).reshape(-1),
-                      dy.dtype.type(scale), dx.reshape(-1))
+    _spread(_dropout_backward, dy.size, dy.size, dy.reshape(-1),
+            np.ascontiguousarray(keep).reshape(-1), dy.dtype.type(scale), dx.reshape(-1))
     return dx
 
 
 # ----- serial drivers ---------------------------------------------------------------------------
-# The same per-sample loops as the parallel kernels above, run on the calling thread only and
-# without the GIL: for convnet.threads' per-core workers, which are the parallelism themselves.
+# The same range kernels as above over the whole batch, run on the calling thread only (without
+# the GIL): for convnet.threads' per-core workers, which are the parallelism themselves. They
+# reuse the compiled range kernels (nothing more to compile).
 # No argument checks: the layers pass exact shapes and dtypes (float32/float64, C-contiguous).
 
 
-@njit(cache=True, nogil=True)
 def im2col_serial(x, kh, kw, sh, sw, cols):
     """:func:`im2col` into ``cols``, on the calling thread."""
-    for s in range(x.shape[0]):
-        _im2col_sample(x, kh, kw, sh, sw, cols, s)
+    _im2col(x, kh, kw, sh, sw, cols, 0, x.shape[0])
 
 
-@njit(cache=True, nogil=True)
 def bias_relu_serial(z, bias):
     """:func:`bias_relu` in place, on the calling thread."""
-    for r in range(z.shape[0]):
-        _bias_relu_row(z, bias, r)
+    _bias_relu(z, bias, 0, z.shape[0])
 
 
-@njit(cache=True, nogil=True)
 def conv2d_direct_serial(x, kernel, bias, sh, sw, relu, z):
     """:func:`conv2d_direct` into ``z`` (N*OH*OW, F), on the calling thread."""
-    acc = np.empty(kernel.shape[3], dtype=z.dtype)
-    for s in range(x.shape[0]):
-        _conv2d_direct_sample(x, kernel, bias, sh, sw, relu, z, acc, s)
+    _conv2d_direct(x, kernel, bias, sh, sw, relu, z, 0, x.shape[0])
 
 
-@njit(cache=True, nogil=True)
+_NO_ARGMAX = np.empty((1, 1, 1, 1), dtype=np.int32)
+
+
 def maxpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, y):
     """:func:`maxpool_forward` into ``y``, on the calling thread, without the argmax
     (inference has no backward pass)."""
-    no_argmax = np.empty((1, 1, 1, 1), dtype=np.int32)
-    for s in range(x.shape[0]):
-        _maxpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, no_argmax, s, False)
+    _maxpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, _NO_ARGMAX, False, 0, x.shape[0])
 
 
-@njit(cache=True, nogil=True)
 def avgpool_forward_serial(x, ph, pw, sh, sw, pad_top, pad_left, y):
     """:func:`avgpool_forward` into ``y``, on the calling thread."""
-    for s in range(x.shape[0]):
-        _avgpool_sample(x, ph, pw, sh, sw, pad_top, pad_left, y, s)
+    _avgpool_forward(x, ph, pw, sh, sw, pad_top, pad_left, y, 0, x.shape[0])
 
 
-@njit(cache=True, nogil=True)
 def col2im_serial(cols, kh, kw, sh, sw, dx):
     """:func:`col2im` into ``dx`` (cleared first), on the calling thread."""
-    for s in range(dx.shape[0]):
-        _col2im_sample(cols, kh, kw, sh, sw, dx, s)
+    _col2im(cols, kh, kw, sh, sw, dx, 0, dx.shape[0])
 
 
 @njit(cache=True, nogil=True)
@@ -605,11 +638,11 @@ def unpool_relu_bias_backward_serial(dy, argmax, y, dz, db):
 BN_BLOCK = 512
 
 
-@njit(cache=True, parallel=True)
-def _bn_block_sums(x, center, out):
+@njit(cache=True, nogil=True)
+def _bn_block_sums(x, center, out, first, stop):
     """out[b, c] = sum over block b's rows of x[:, c] - center[c] (and its square, out[b, C+c])."""
     m, c = x.shape
-    for b in prange(out.shape[0]):
+    for b in range(first, stop):
         for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
             for ch in range(c):
                 d = x[r, ch] - center[ch]
@@ -624,17 +657,17 @@ def batchnorm_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m, c = x.shape
     blocks = -(-m // BN_BLOCK)
     sums = np.zeros((blocks, 2 * c))
-    _bn_block_sums(x, np.zeros(c), sums)
+    _spread(_bn_block_sums, blocks, x.size, x, np.zeros(c), sums)
     mean = sums[:, :c].sum(axis=0) / m
     sums[...] = 0
-    _bn_block_sums(x, mean, sums)
+    _spread(_bn_block_sums, blocks, x.size, x, mean, sums)
     var = sums[:, c:].sum(axis=0) / m
     return mean.astype(x.dtype), var.astype(x.dtype)
 
 
-@njit(cache=True, parallel=True)
-def _bn_forward(x, mean, inv_std, gamma, beta, xhat, y):
-    for r in prange(x.shape[0]):
+@njit(cache=True, nogil=True)
+def _bn_forward(x, mean, inv_std, gamma, beta, xhat, y, first, stop):
+    for r in range(first, stop):
         for ch in range(x.shape[1]):
             h = (x[r, ch] - mean[ch]) * inv_std[ch]
             xhat[r, ch] = h
@@ -649,23 +682,23 @@ def batchnorm_forward(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, gamm
     mean, inv_std, gamma, beta = (np.ascontiguousarray(np.broadcast_to(v, x.shape[1:]),
                                                        dtype=x.dtype)
                                   for v in (mean, inv_std, gamma, beta))
-    _bn_forward(x, mean, inv_std, gamma, beta, xhat, y)
+    _spread(_bn_forward, x.shape[0], x.size, x, mean, inv_std, gamma, beta, xhat, y)
     return xhat, y
 
 
-@njit(cache=True, parallel=True)
-def _bn_grad_sums(dy, xhat, out):
+@njit(cache=True, nogil=True)
+def _bn_grad_sums(dy, xhat, out, first, stop):
     m, c = dy.shape
-    for b in prange(out.shape[0]):
+    for b in range(first, stop):
         for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
             for ch in range(c):
                 out[b, ch] += dy[r, ch] * xhat[r, ch]
                 out[b, c + ch] += dy[r, ch]
 
 
-@njit(cache=True, parallel=True)
-def _bn_dx(dy, xhat, g, mean_dy, mean_dy_xhat, dx):
-    for r in prange(dy.shape[0]):
+@njit(cache=True, nogil=True)
+def _bn_dx(dy, xhat, g, mean_dy, mean_dy_xhat, dx, first, stop):
+    for r in range(first, stop):
         for ch in range(dy.shape[1]):
             dx[r, ch] = g[ch] * (dy[r, ch] - mean_dy[ch] - xhat[r, ch] * mean_dy_xhat[ch])
 
@@ -677,14 +710,15 @@ def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, g: np.ndarray,
     dy, xhat = np.ascontiguousarray(dy), np.ascontiguousarray(xhat)
     m, c = dy.shape
     sums = np.zeros((-(-m // BN_BLOCK), 2 * c))
-    _bn_grad_sums(dy, xhat, sums)
+    _spread(_bn_grad_sums, sums.shape[0], dy.size, dy, xhat, sums)
     total = sums.sum(axis=0)
     dgamma, dbeta = total[:c].astype(dy.dtype), total[c:].astype(dy.dtype)
     g = np.ascontiguousarray(np.broadcast_to(g, (c,)), dtype=dy.dtype)
     dx = np.empty_like(dy)
     if batch_stats:
-        _bn_dx(dy, xhat, g, (total[c:] / m).astype(dy.dtype), (total[:c] / m).astype(dy.dtype),
-               dx)
+        _spread(_bn_dx, m, dy.size, dy, xhat, g, (total[c:] / m).astype(dy.dtype),
+                (total[:c] / m).astype(dy.dtype), dx)
     else:
-        _bn_dx(dy, xhat, g, np.zeros(c, dy.dtype), np.zeros(c, dy.dtype), dx)
+        _spread(_bn_dx, m, dy.size, dy, xhat, g, np.zeros(c, dy.dtype), np.zeros(c, dy.dtype),
+                dx)
     return dx, dgamma, dbeta

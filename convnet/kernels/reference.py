@@ -17,6 +17,11 @@ from __future__ import annotations
 import numpy as np
 
 
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The matrix product ``a @ b`` (Dense's forward and backward)."""
+    return a @ b
+
+
 def conv_output_size(size: int, k: int, stride: int) -> int:
     """Output length of a 'valid' window of length ``k`` sliding by ``stride`` over ``size``."""
     return (size - k) // stride + 1

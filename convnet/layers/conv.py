@@ -21,10 +21,12 @@ F(4x4, 3x3), or im2col in per-core tasks); :attr:`Conv2D.path` says which.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from convnet import backend, initializers, threads
-from convnet.fast import conv_paths
+from convnet.fast import autotune, conv_paths
 from convnet.fast.conv_paths import ConvPath
 from convnet.fast.tasks import Tasks
 from convnet.kernels import reference
@@ -48,12 +50,17 @@ class Conv2D(Regularized, ActivationMixin, Layer):
     Class attributes the fast engine's choice reads (:func:`conv_paths.choose`): windows of at
     most ``DIRECT_MAX_CELLS`` cells loop directly; 3x3 stride-1 kernels over at least
     ``WINOGRAD_MIN_CHANNELS`` channels take Winograd; per-core tasks take ``TASK`` samples,
-    ``CHUNK`` at a time; without per-core tasks, ``BLOCK`` samples at a time.
+    ``CHUNK`` at a time; without per-core tasks, ``BLOCK`` samples at a time. ``PATH`` (on the
+    class or on one layer) forces a path by name (``conv_paths.PATHS``); with
+    :func:`convnet.fast.autotune.enable` the path is chosen by timing the candidates once per
+    machine instead of by these rules.
     """
 
     DIRECT_MAX_CELLS = 9
     WINOGRAD_MIN_CHANNELS = 16
     TASK, CHUNK, BLOCK = 32, 8, 32
+    PATH: str | None = None
+    _wants_dx: bool | None = None       # whether the last backward made dL/dx (None: none yet)
 
     _cols: np.ndarray | None = None
 
@@ -138,23 +145,66 @@ class Conv2D(Regularized, ActivationMixin, Layer):
     @property
     def path(self) -> ConvPath | None:
         """How the products run: None on the NumPy engine (the textbook code of this class),
-        otherwise the fast path :func:`conv_paths.choose` picked. Chosen again only when
-        something it depends on changes (the engine, the dtype, the kernel's shape, per-core
-        threads, the class attributes above)."""
+        otherwise the fast path :func:`conv_paths.choose` picked (or ``PATH`` forced, or
+        :mod:`convnet.fast.autotune` measured). Chosen again only when something it depends on
+        changes (the engine, the dtype, the kernel's shape, per-core threads, the class
+        attributes above, autotuning)."""
         kernel = self.params["kernel"]
         key = (backend.get_engine(), self.dtype, kernel.shape, threads.available(),
                self.DIRECT_MAX_CELLS, self.WINOGRAD_MIN_CHANNELS, self.TASK, self.CHUNK,
-               self.BLOCK)
+               self.BLOCK, self.PATH,
+               autotune.enabled() and (self.input_shape, self._wants_dx))
         chosen = self.__dict__.get("_chosen")
         if chosen is None or chosen[0] != key:
-            path = None if key[0] == "numpy" else conv_paths.choose(
-                kernel.shape, self.strides, str(self.dtype),
-                direct_max_cells=self.DIRECT_MAX_CELLS,
-                winograd_min_channels=self.WINOGRAD_MIN_CHANNELS,
-                tasks=Tasks(self.TASK, self.CHUNK), block=self.BLOCK)
+            path = None if key[0] == "numpy" else self._choose_path()
             # one assignment of (key, path): per-core workers may ask at the same moment
             chosen = self._chosen = (key, path)
         return chosen[1]
+
+    def _choose_path(self) -> ConvPath:
+        shape, dtype = self.params["kernel"].shape, str(self.dtype)
+        tasks = Tasks(self.TASK, self.CHUNK)
+        if self.PATH is not None:
+            names = conv_paths.runnable(shape, self.strides, dtype)
+            if self.PATH not in names:
+                raise ValueError(
+                    f"Conv2D '{self.name}': PATH {self.PATH!r} cannot run this layer (kernel "
+                    f"{shape}, strides {self.strides}, {dtype}); it can take one of {names}")
+            return conv_paths.make(self.PATH, self.strides, dtype, tasks, self.BLOCK)
+        if autotune.enabled() and self.input_shape is not None:
+            names = conv_paths.candidates(shape, self.strides, dtype)
+            layer_key = (f"Conv2D {dtype} input {tuple(self.input_shape)} kernel {shape} "
+                         f"strides {tuple(self.strides)} {self.data_format} "
+                         f"activation {self.activation} bias {self.use_bias} "
+                         f"{'no dL/dx' if self._wants_dx is False else 'with dL/dx'}")
+            name = autotune.choose(layer_key, names, self._time_path)
+            return conv_paths.make(name, self.strides, dtype, tasks, self.BLOCK)
+        return conv_paths.choose(shape, self.strides, dtype,
+                                 direct_max_cells=self.DIRECT_MAX_CELLS,
+                                 winograd_min_channels=self.WINOGRAD_MIN_CHANNELS,
+                                 tasks=tasks, block=self.BLOCK)
+
+    def _time_path(self, name: str) -> float:
+        """Milliseconds of one forward + backward of a twin of this layer forced to path ``name``,
+        on a batch of ``TASK`` random samples of this layer's input shape; the backward makes
+        dL/dx unless this layer's last backward did not (a model's first layer: its path is
+        timed again after the first step, for that case)."""
+        twin = cast(Conv2D, type(self).from_config({**self.get_config(),
+                                                    "name": f"{self.name}_autotune"}))
+        twin.PATH = name
+        assert self.input_shape is not None
+        twin.build(tuple(self.input_shape))
+        for key, value in self.params.items():
+            twin.params[key][...] = value
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal((self.TASK,) + tuple(self.input_shape)).astype(self.dtype)
+        dy = rng.standard_normal(twin.forward(x, training=True).shape).astype(self.dtype)
+
+        def step() -> None:
+            twin.forward(x, training=True)
+            twin.backward(dy, input_gradient=self._wants_dx is not False)
+
+        return autotune.time_candidate(step)
 
     # ----- forward --------------------------------------------------------------------------
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
@@ -252,6 +302,8 @@ class Conv2D(Regularized, ActivationMixin, Layer):
         if self.use_bias:
             assert db is not None
             self.grads["bias"][...] = db
+        # a model's first layer is never asked for dL/dx: autotuning then times that case
+        self._wants_dx = dx is not None
         return None if dx is None else self._input_gradient(dx)
 
     def fuses_backward_of(self, above: Layer) -> bool:

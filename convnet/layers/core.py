@@ -19,6 +19,9 @@ class Dense(Regularized, ActivationMixin, Layer):
 
         dW = x.T @ dz      db = dz.sum(axis=0)      dx = dz @ W.T
 
+    The products are ``matmul(a, b)``: ``a @ b`` on the NumPy engine; on the fast engine the same
+    product cut into blocks on convnet's per-core threads (:mod:`convnet.fast.blas` says why).
+
     Kept by ``forward`` for ``backward``: ``_x`` (input, 2-D) and ``_y`` (output).
 
     Regularizers (added to the loss, their gradients to the weights' and to dL/dy) and
@@ -66,7 +69,8 @@ class Dense(Regularized, ActivationMixin, Layer):
     def _forward(self, x, training):
         self._x_shape = x.shape
         self._x = x.reshape(-1, x.shape[-1])
-        z = self._x @ self.params["kernel"]                    # (rows, units)
+        matmul = kernels.for_engine().matmul
+        z = matmul(self._x, self.params["kernel"])             # x @ W: (rows, units)
         y = self._bias_and_activate(z, self.params.get("bias"))   # f(z + b), in place
         return y.reshape(x.shape[:-1] + (self.units,))
 
@@ -76,12 +80,13 @@ class Dense(Regularized, ActivationMixin, Layer):
 
     def _backward_linear(self, dz, db, input_gradient):
         dz = dz.reshape(-1, self.units)
-        self.grads["kernel"][...] = self._x.T @ dz
+        matmul = kernels.for_engine().matmul
+        self.grads["kernel"][...] = matmul(self._x.T, dz)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
         if not input_gradient:
             return None    # first layer of a model: dL/dx would be thrown away
-        return (dz @ self.params["kernel"].T).reshape(self._x_shape)
+        return matmul(dz, self.params["kernel"].T).reshape(self._x_shape)
 
     @property
     def kernel(self) -> np.ndarray:
