@@ -67,7 +67,10 @@ def test_a_path_that_cannot_run_the_layer_is_refused_by_name():
 @needs_openblas
 def test_autotuning_times_each_candidate_once_and_keeps_the_fastest(tuning, monkeypatch):
     timed = []
-    fake = {"direct": 5.0, "winograd": 1.0, "im2col per core": 3.0, "im2col blocks": 4.0}
+    fake = {"direct": 5.0, "im2col blocks": 4.0}
+    for n in conv_paths.CHUNKS:
+        fake[f"winograd, chunk {n}"] = 1.0 + abs(n - 4)        # chunk 4 is the fastest
+        fake[f"im2col per core, chunk {n}"] = 3.0
 
     def fake_time(self, name):
         timed.append(name)
@@ -75,27 +78,38 @@ def test_autotuning_times_each_candidate_once_and_keeps_the_fastest(tuning, monk
 
     monkeypatch.setattr(Conv2D, "_time_path", fake_time)
     layer = _layer(channels=4)                  # 3x3x4 = 36 cells: direct is a candidate too
-    assert layer.path.name == "winograd"
+    assert (layer.path.name, layer.path.tasks.chunk) == ("winograd", 4)
     assert sorted(timed) == sorted(fake)
-    assert _layer(channels=4, seed=3).path.name == "winograd"   # read back, not timed again
-    assert len(timed) == 4
+    again = _layer(channels=4, seed=3)           # same shape: read back, not timed again
+    assert (again.path.name, again.path.tasks.chunk) == ("winograd", 4)
+    assert len(timed) == len(fake)
     stored = json.loads(tuning.read_text())
     entry = next(iter(next(iter(stored["machines"].values())).values()))
-    assert entry == {"chosen": "winograd", "ms": fake}
+    assert entry == {"chosen": "winograd, chunk 4", "ms": fake}
     autotune.forget()                           # a new process: reads the file
     monkeypatch.setattr(Conv2D, "_time_path", lambda self, name: pytest.fail("timed again"))
     assert _layer(channels=4).path.name == "winograd"
-    assert "winograd" in autotune.report() and "1.00 ms" in autotune.report()
+    assert "winograd, chunk 4" in autotune.report() and "1.00 ms" in autotune.report()
+
+
+def test_chunk_names_round_trip():
+    names = conv_paths.with_chunks(["direct", "winograd", "im2col blocks"])
+    assert names == ["direct"] + [f"winograd, chunk {n}" for n in conv_paths.CHUNKS] \
+        + ["im2col blocks"]
+    assert [conv_paths.split_chunk(n) for n in ("direct", "winograd, chunk 2")] == \
+        [("direct", None), ("winograd", 2)]
 
 
 @needs_openblas
+@pytest.mark.needs_jit
 def test_real_timing_picks_a_candidate_and_its_numbers_hold(tuning):
     layer = _layer(channels=8)
     chosen = layer.path.name
     assert chosen in conv_paths.candidates(layer.params["kernel"].shape, (1, 1), "float32")
     entry = next(iter(json.loads(tuning.read_text())["machines"].values()))
     (times,) = [v["ms"] for v in entry.values()]
-    assert min(times, key=times.get) == chosen and all(t > 0 for t in times.values())
+    assert conv_paths.split_chunk(min(times, key=times.get))[0] == chosen
+    assert all(t > 0 for t in times.values())
 
 
 def test_a_corrupt_choices_file_warns_and_is_measured_again(tuning, monkeypatch):

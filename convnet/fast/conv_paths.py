@@ -240,6 +240,26 @@ def candidates(kernel_shape: tuple, strides: tuple[int, int], dtype: str) -> lis
     return names
 
 
+PER_CORE = ("winograd", "im2col per core")
+CHUNKS = (2, 4, 8)     # images per step inside a task, tried by autotuning on per-core paths
+
+
+def with_chunks(names: list[str]) -> list[str]:
+    """``names`` with every per-core path also as ``"<path>, chunk N"`` for N in :data:`CHUNKS`:
+    how many images a task takes at a time decides whether its scratch stays in the core's
+    cache, which depends on the cache's size."""
+    out: list[str] = []
+    for name in names:
+        out += [f"{name}, chunk {n}" for n in CHUNKS] if name in PER_CORE else [name]
+    return out
+
+
+def split_chunk(name: str) -> tuple[str, int | None]:
+    """``"winograd, chunk 4"`` -> ``("winograd", 4)``; a plain path name -> ``(name, None)``."""
+    path, _, chunk = name.partition(", chunk ")
+    return path, (int(chunk) if chunk else None)
+
+
 def make(name: str, strides: tuple[int, int], dtype: str, tasks: Tasks,
          block: int) -> ConvPath:
     """The path called ``name`` (a key of :data:`PATHS`), for arrays of ``dtype``."""

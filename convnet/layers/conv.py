@@ -172,12 +172,15 @@ class Conv2D(Regularized, ActivationMixin, Layer):
                     f"{shape}, strides {self.strides}, {dtype}); it can take one of {names}")
             return conv_paths.make(self.PATH, self.strides, dtype, tasks, self.BLOCK)
         if autotune.enabled() and self.input_shape is not None:
-            names = conv_paths.candidates(shape, self.strides, dtype)
+            names = conv_paths.with_chunks(conv_paths.candidates(shape, self.strides, dtype))
             layer_key = (f"Conv2D {dtype} input {tuple(self.input_shape)} kernel {shape} "
                          f"strides {tuple(self.strides)} {self.data_format} "
                          f"activation {self.activation} bias {self.use_bias} "
                          f"{'no dL/dx' if self._wants_dx is False else 'with dL/dx'}")
-            name = autotune.choose(layer_key, names, self._time_path)
+            name, chunk = conv_paths.split_chunk(autotune.choose(layer_key, names,
+                                                                 self._time_path))
+            if chunk is not None:
+                tasks = Tasks(self.TASK, chunk)
             return conv_paths.make(name, self.strides, dtype, tasks, self.BLOCK)
         return conv_paths.choose(shape, self.strides, dtype,
                                  direct_max_cells=self.DIRECT_MAX_CELLS,
@@ -185,19 +188,22 @@ class Conv2D(Regularized, ActivationMixin, Layer):
                                  tasks=tasks, block=self.BLOCK)
 
     def _time_path(self, name: str) -> float:
-        """Milliseconds of one forward + backward of a twin of this layer forced to path ``name``,
-        on a batch of ``TASK`` random samples of this layer's input shape; the backward makes
-        dL/dx unless this layer's last backward did not (a model's first layer: its path is
-        timed again after the first step, for that case)."""
+        """Milliseconds of one forward + backward of a twin of this layer forced to path ``name``
+        (and chunk, ``"winograd, chunk 4"``), on ``4 * TASK`` random samples of this layer's
+        input shape (tasks on every core, as in training); the backward makes dL/dx unless
+        this layer's last backward did not (a model's first layer: its path is timed again
+        after the first step, for that case)."""
         twin = cast(Conv2D, type(self).from_config({**self.get_config(),
                                                     "name": f"{self.name}_autotune"}))
-        twin.PATH = name
+        twin.PATH, chunk = conv_paths.split_chunk(name)
+        if chunk is not None:
+            twin.CHUNK = chunk
         assert self.input_shape is not None
         twin.build(tuple(self.input_shape))
         for key, value in self.params.items():
             twin.params[key][...] = value
         rng = np.random.default_rng(0)
-        x = rng.standard_normal((self.TASK,) + tuple(self.input_shape)).astype(self.dtype)
+        x = rng.standard_normal((4 * self.TASK,) + tuple(self.input_shape)).astype(self.dtype)
         dy = rng.standard_normal(twin.forward(x, training=True).shape).astype(self.dtype)
 
         def step() -> None:
