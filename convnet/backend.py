@@ -125,7 +125,9 @@ def get_value(x):
     itself (``K.get_value(model.optimizer.learning_rate)``)."""
     if isinstance(x, np.ndarray):
         return x.copy()
-    if isinstance(x, (int, float, np.generic)):
+    if isinstance(x, float):
+        return float(x)
+    if isinstance(x, (int, np.generic)):
         return x
     raise TypeError(f"get_value: expected a weight array or a number, got {type(x).__name__}")
 
@@ -134,9 +136,13 @@ def set_value(x, value) -> None:
     """Write ``value`` into the array ``x`` in place (``K.set_value(layer.kernel, w)``); the
     shapes must match.
 
-    A learning rate is a plain Python number in convnet, which cannot be changed in place:
-    ``K.set_value(model.optimizer.lr, 0.001)`` raises a TypeError that says to assign
-    ``model.optimizer.learning_rate = 0.001`` instead."""
+    ``K.set_value(model.optimizer.lr, 0.001)`` (Keras 2 tutorials) sets the learning rate: the
+    rate is a float that remembers its optimizer (:class:`convnet.optimizers.LearningRate`).
+    Any other number cannot be changed in place: a TypeError says so."""
+    from convnet.optimizers import LearningRate
+    if isinstance(x, LearningRate):
+        x.optimizer.learning_rate = float(value)
+        return
     if not isinstance(x, np.ndarray):
         raise TypeError(f"set_value: {x!r} is a {type(x).__name__}, not an array, so it cannot "
                         "be changed in place. A learning rate is a plain number in convnet: "

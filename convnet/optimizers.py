@@ -31,6 +31,22 @@ _UNSUPPORTED_DEFAULTS = {"use_ema": False, "ema_momentum": 0.99, "ema_overwrite_
 _IGNORED = ("jit_compile", "is_legacy_optimizer")
 
 
+class LearningRate(float):
+    """An optimizer's learning rate: a plain float that remembers its optimizer, so that the
+    Keras 2 idiom ``K.set_value(model.optimizer.lr, 0.001)`` can set it (a Python number cannot
+    be changed in place; :func:`convnet.backend.set_value` assigns it to the optimizer)."""
+
+    optimizer: Optimizer
+
+    def __new__(cls, value: float, optimizer: Optimizer):
+        rate = super().__new__(cls, value)
+        rate.optimizer = optimizer
+        return rate
+
+    def __reduce__(self):             # copies and pickles are plain floats
+        return (float, (float(self),))
+
+
 class Optimizer:
     """Base class: ``apply_gradients([(name, value, grad), ...])`` updates values in place.
 
@@ -85,13 +101,14 @@ class Optimizer:
     @property
     def learning_rate(self) -> float:
         """The learning rate of the next step (a schedule or callable evaluated at
-        ``iterations``; tf-keras's ``decay`` is not included)."""
+        ``iterations``; tf-keras's ``decay`` is not included). A number set by hand comes back
+        as a :class:`LearningRate`, a float that ``K.set_value`` can change."""
         lr = self._learning_rate
         if isinstance(lr, schedules.LearningRateSchedule):
             return float(lr(self.iterations))
         if callable(lr):
             return float(_call_with_step(lr, self.iterations))
-        return lr
+        return LearningRate(lr, self)
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:

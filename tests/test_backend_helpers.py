@@ -30,8 +30,23 @@ def test_get_and_set_value():
         K.set_value(kernel, [1, 2])
     model.compile(loss="categorical_crossentropy", optimizer="sgd")
     assert K.get_value(model.optimizer.learning_rate) == pytest.approx(0.01)
-    with pytest.raises(TypeError, match=r"model.optimizer.learning_rate = value"):
-        K.set_value(model.optimizer.lr, 0.001)
+    assert type(K.get_value(model.optimizer.lr)) is float
+    K.set_value(model.optimizer.lr, 0.001)             # the Keras 2 idiom sets the rate
+    assert model.optimizer.learning_rate == 0.001
+    assert model.optimizer.get_config()["learning_rate"] == 0.001
+    with pytest.raises(TypeError, match=r"not an array, so it cannot be changed in place"):
+        K.set_value(0.5, 0.001)                        # a plain number has no owner
+
+
+def test_a_learning_rate_is_a_float_and_copies_as_one():
+    import copy
+    import json
+    import pickle
+    model = cnn()
+    model.compile(loss="categorical_crossentropy", optimizer="adam")
+    lr = model.optimizer.learning_rate
+    assert isinstance(lr, float) and lr * 2 == 0.002 and json.dumps(lr) == "0.001"
+    assert type(copy.deepcopy(lr)) is float and type(pickle.loads(pickle.dumps(lr))) is float
 
 
 def test_int_shape():
