@@ -24,6 +24,7 @@ class of a sample is its integer label, or the argmax of a one-hot target.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -252,12 +253,16 @@ def adapt(x, y=None, sample_weight=None, *, batch_size: int, shuffle: bool = Fal
 
 
 def positive_steps(value, what: str) -> int | None:
-    """``steps_per_epoch``-like arguments: None, or a positive integer."""
+    """``steps_per_epoch``-like arguments: None, or a positive number of batches. A fraction
+    is rounded up, as Keras 2's ``while steps_done < steps_per_epoch`` loop did (its own docs
+    wrote ``steps_per_epoch=len(x_train) / 32``)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive integer or None, got {value!r}")
-    return int(value)
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+          and math.isfinite(value) and value > 0)
+    if not ok:
+        raise ValueError(f"{what} must be a positive number of batches or None, got {value!r}")
+    return math.ceil(value)
 
 
 class EpochIterator:

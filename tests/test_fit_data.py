@@ -285,7 +285,7 @@ def test_stream_arguments_are_checked_like_keras():
         model.fit(iter([(np.zeros((8, 5)), y[:8])]), verbose=0)
     with pytest.raises(ValueError, match="validation_split needs arrays"):
         model.fit(batches_of(x, y, 8), validation_split=0.5, verbose=0)
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match="steps must be a positive number of batches"):
         model.fit(x, y, steps_per_epoch=0, verbose=0)
     with pytest.raises(TypeError, match=r"unsupported arguments \['worker'\]"):
         model.fit(x, y, worker=2, verbose=0)
@@ -406,3 +406,13 @@ def test_images_without_channel_axis_get_one_as_in_keras_3():
         model.predict(np.repeat(x, 3, axis=3))
     with pytest.raises(ValueError, match=r"got \(4, 8\)"):
         model.predict(x[:, 0, :, 0])
+
+
+def test_steps_per_epoch_as_a_fraction_rounds_up_as_keras_2():
+    # Keras 2's docs: fit_generator(gen, steps_per_epoch=len(x_train) / 32, ...)
+    from convnet.data_adapters import positive_steps
+    assert positive_steps(1875.0, "steps_per_epoch") == 1875
+    assert positive_steps(60000 / 32 + 0.5, "steps_per_epoch") == 1876
+    for bad in (0, -1, 0.0, float("nan"), float("inf"), True, "3"):
+        with pytest.raises(ValueError, match="positive number of batches"):
+            positive_steps(bad, "steps_per_epoch")
