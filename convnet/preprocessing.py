@@ -100,3 +100,13 @@ def prepare_digit(img: np.ndarray, box: int = 20, size: int = 28) -> np.ndarray:
     dx = int(np.clip(round((size - 1) / 2 - cx), -left, size - left - new_w))
     canvas = np.roll(np.roll(canvas, dy, axis=0), dx, axis=1)
     return (canvas / canvas.max()).astype(np.float32)
+
+
+# ``keras.preprocessing.image`` (ImageDataGenerator, load_img, ...): convnet.image_data, also
+# importable as ``convnet.preprocessing.image``
+import sys as _sys  # noqa: E402
+
+from convnet import image_data as image  # noqa: E402
+from convnet.image_data import image_dataset_from_directory  # noqa: E402, F401
+
+_sys.modules[f"{__name__}.image"] = image

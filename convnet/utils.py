@@ -101,3 +101,17 @@ np_utils = types.ModuleType(f"{__name__}.np_utils",
 np_utils.to_categorical = to_categorical  # type: ignore[attr-defined]
 np_utils.normalize = normalize  # type: ignore[attr-defined]
 sys.modules[np_utils.__name__] = np_utils
+
+
+# Keras's picture helpers and plot_model, loaded on first use (they import Pillow/matplotlib)
+_LAZY = {"load_img": "convnet.image_data", "img_to_array": "convnet.image_data",
+         "array_to_img": "convnet.image_data", "save_img": "convnet.image_data",
+         "image_dataset_from_directory": "convnet.image_data",
+         "plot_model": "convnet.plot_model"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
