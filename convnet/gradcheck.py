@@ -196,41 +196,50 @@ def check_layer(layer: Layer, input_shape: tuple, batch_size: int = 2, *, h: flo
     return result
 
 
-def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, tolerance: float = 1e-6,
+def check_model(model, x, y, *, h: float = 1e-5, tolerance: float = 1e-6,
                 floor: float = 1e-6, max_elements: int | None = 100, seed: int = 0,
                 verbose: bool = False) -> GradCheckResult:
     """Check a compiled model's backpropagation (loss -> every parameter and the input).
 
     The model must have been built under float64 (``with gradcheck.float64(): ...``) or is
     converted. Uses the model's own loss, and the fused softmax gradient when it applies, exactly
-    as ``fit`` does; no optimizer step is taken.
+    as ``fit`` does; no optimizer step is taken. A model with several inputs takes ``x`` as a
+    list of arrays (each input's gradient is checked); with several outputs ``y`` is a list and
+    the loss is the compiled weighted sum over the outputs (``model.batch_loss``).
     """
     from convnet import losses
 
     if model.optimizer is None:
         raise RuntimeError("check_model: the model is not compiled; call model.compile(loss=..., "
                            "optimizer=...) first (its loss is what is checked)")
-    _, loss_fn, _ = losses.get(model.loss)
+    several_in = isinstance(x, (list, tuple))
+    several_out = isinstance(y, (list, tuple))
+    loss_fn = None if several_out else losses.get(model.loss)[1]
     rng = np.random.default_rng(seed)
     with float64(), FrozenRandomness(model.layers, seed) as frozen:
-        x = np.array(x, dtype=np.float64)
+        xs = [np.array(a, dtype=np.float64) for a in (x if several_in else [x])]
         if not model.built:
-            model.build((None,) + x.shape[1:])
+            model.build((None,) + xs[0].shape[1:])
         for layer in model.layers:
             _to_float64(layer)
-        y = np.asarray(y)
-        y = y.astype(np.float64) if y.dtype.kind == "f" else y
+        ys = [np.asarray(t) for t in (y if several_out else [y])]
+        ys = [t.astype(np.float64) if t.dtype.kind == "f" else t for t in ys]
+        model_x = xs if several_in else xs[0]
+        model_y = ys if several_out else ys[0]
 
-        def forward() -> np.ndarray:
+        def forward():
             frozen.reset()
-            return model.forward(x, training=True)
+            return model.forward(model_x, training=True)
 
         def loss() -> float:
-            return float(np.mean(loss_fn(y, forward()))) + model.regularization_loss()
+            if loss_fn is None:
+                return model.batch_loss(model_y, forward()) + model.regularization_loss()
+            return float(np.mean(loss_fn(model_y, forward()))) + model.regularization_loss()
 
         # as in training (the fused softmax gradient, fused layer pairs), plus dL/dx
-        grad = model.backward(y, forward(), input_gradient=True)
+        grad = model.backward(model_y, forward(), input_gradient=True)
         model.add_regularization_gradients()
+        grads = list(grad) if several_in else [grad]
 
         def numeric(array: np.ndarray):
             def at(idx):
@@ -244,8 +253,10 @@ def check_model(model, x: np.ndarray, y: np.ndarray, *, h: float = 1e-5, toleran
             return at
 
         result = GradCheckResult(tolerance=tolerance)
-        result.checks.append(_compare("model", "input", grad, numeric(x),
-                                      _sample_indices(x.shape, max_elements, rng), floor))
+        for i, (xi, gi) in enumerate(zip(xs, grads)):
+            result.checks.append(_compare("model", f"input {i}" if several_in else "input", gi,
+                                          numeric(xi),
+                                          _sample_indices(xi.shape, max_elements, rng), floor))
         for layer in model.layers:
             for key, value in layer.params.items():
                 if key not in layer.grads:            # a non-trainable weight: no gradient

@@ -19,6 +19,7 @@ A :class:`~convnet.models.Sequential` model is the special case of a chain.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -132,12 +133,17 @@ def nodes_between(inputs: Sequence[SymbolicTensor],
 
 
 def forward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor], arrays: Sequence[np.ndarray],
-            training: bool) -> dict[int, np.ndarray]:
+            training: bool, seconds: dict[int, float] | None = None) -> dict[int, np.ndarray]:
     """Run ``nodes`` on ``arrays`` (one per input tensor); return every tensor's value, by
-    tensor id (the outputs' among them; :func:`backward` reads the rest for shared layers)."""
+    tensor id (the outputs' among them; :func:`backward` reads the rest for shared layers).
+    With ``seconds`` (the profiler's), each layer's time is added under ``id(layer)``."""
     values: dict[int, np.ndarray] = {t.id: a for t, a in zip(inputs, arrays)}
     for node in nodes:
+        started = time.perf_counter()
         values[node.output.id] = node.layer.forward(_arguments(node, values), training=training)
+        if seconds is not None:
+            key = id(node.layer)
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
     return values
 
 
@@ -149,7 +155,8 @@ def _arguments(node: Node, values: dict[int, np.ndarray]) -> Any:
 def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
              outputs: Sequence[SymbolicTensor], output_grads: Sequence[np.ndarray], *,
              preactivation: bool = False, input_gradient: bool = False,
-             values: dict[int, np.ndarray] | None = None) -> list[np.ndarray | None]:
+             values: dict[int, np.ndarray] | None = None,
+             seconds: dict[int, float] | None = None) -> list[np.ndarray | None]:
     """Backpropagate ``output_grads`` (one per output) through ``nodes`` after a training
     forward pass; fills every layer's ``grads`` and returns dL/d(input) per model input
     (None unless ``input_gradient``).
@@ -158,7 +165,8 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
     + cross-entropy gradient). A layer called at several nodes (shared) has its gradients summed
     over them; it runs its forward pass again on each node's inputs (from ``values``, what
     :func:`forward` returned) before that node's backward, since a layer keeps the values of
-    one forward pass only."""
+    one forward pass only. With ``seconds`` each layer's backward time is added under
+    ``id(layer)`` (as :func:`forward`)."""
     grads: dict[int, np.ndarray] = {}
     for t, seed in zip(outputs, output_grads):
         grads[t.id] = seed
@@ -172,6 +180,7 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
         if node.output.id not in grads:
             continue                      # nothing depends on this node's output
         layer = node.layer
+        started = time.perf_counter()
         shared = counts[id(layer)] > 1
         if shared and values is not None:
             layer.forward(_arguments(node, values), training=True)
@@ -185,6 +194,8 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
             total = sums.setdefault(id(layer), {})
             for key, value in layer.grads.items():
                 total[key] = total[key] + value if key in total else value.copy()
+        if seconds is not None:
+            seconds[id(layer)] = seconds.get(id(layer), 0.0) + time.perf_counter() - started
         if dx is None:
             continue
         parts = dx if isinstance(dx, list) else [dx]
@@ -194,3 +205,22 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
         for key, value in sums.get(id(node.layer), {}).items():
             node.layer.grads[key][...] = value
     return [grads.get(t.id) for t in inputs]
+
+
+def replay(inputs: Sequence[SymbolicTensor], outputs: Sequence[SymbolicTensor],
+           given: Sequence[SymbolicTensor], what: str) -> list[SymbolicTensor]:
+    """Call the layers between ``inputs`` and ``outputs`` again, on the symbolic tensors
+    ``given`` (one per input): a model called on symbolic tensors inside another model. Its
+    layers become shared layers of the new graph (the same weights), so training the outer
+    model trains them and ``trainable = False`` on them freezes them."""
+    if len(given) != len(inputs):
+        raise ValueError(f"{what}: expects {len(inputs)} input tensors, got {len(given)}")
+    for t, g in zip(inputs, given):
+        if not _fits(tuple(t.shape[1:]), tuple(g.shape[1:])):
+            raise ValueError(f"{what}: expects input shape {t.shape}, got {g.shape}")
+    mapping: dict[int, SymbolicTensor] = {t.id: g for t, g in zip(inputs, given)}
+    for node in nodes_between(inputs, outputs):
+        args = [mapping[t.id] for t in node.inputs]
+        mapping[node.output.id] = call_symbolic(node.layer, args if node.layer.takes_list
+                                                else args[0])
+    return [mapping[t.id] for t in outputs]

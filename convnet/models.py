@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from convnet import backend, data_adapters, graph, losses, optimizers, threads
+from convnet import backend, data_adapters, graph, losses, multi_io, optimizers, threads
 from convnet import callbacks as callbacks_module
 from convnet import metrics as metrics_module
 from convnet.fast import inference
@@ -43,8 +43,11 @@ class Model:
         model = Model(inputs, outputs)
 
     Forward runs the graph's nodes in topological order, backward in reverse
-    (:mod:`convnet.graph`). Several inputs take a list of arrays; several outputs give a list
-    (``fit`` takes one output). ``Model(model.input, model.layers[i].output)`` shares the layers
+    (:mod:`convnet.graph`). Several inputs take a list of arrays (or a dict by input name);
+    several outputs give a list, and ``fit``/``evaluate`` take their targets, losses,
+    ``loss_weights`` and metrics per output (:mod:`convnet.multi_io`). A model called on
+    symbolic tensors (``y = inner(x)``) lends its layers to the new graph.
+    ``Model(model.input, model.layers[i].output)`` shares the layers
     and shows the feature maps of any layer.
 
     Subclassing works as in Keras, for a ``call`` made of layer calls: make the layers in
@@ -122,6 +125,7 @@ class Model:
         self._sample_shape = None       # the (first) input's per-sample shape, once known
         self._traced = True
         self._values: dict | None = None
+        self._multi: multi_io.OutputLosses | None = None   # compiled with several outputs
         self.optimizer: optimizers.Optimizer | None = None
         self.loss: str | losses.Loss | None = None
         self._loss: losses.Loss | None = None
@@ -151,6 +155,17 @@ class Model:
     def output(self):
         """The symbolic output (a list for several)."""
         return self._outputs[0] if self._single_output else self.outputs
+
+    @property
+    def input_names(self) -> list[str]:
+        """The names of the input layers, in input order (the keys of a dict ``x``)."""
+        return [t.node.layer.name if t.node is not None else t.name for t in self._inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        """The names of the layers that make the outputs, in output order (the keys of a dict
+        ``y``, ``loss`` or ``metrics``, and the prefixes of the per-output logs, as Keras 3)."""
+        return [t.node.layer.name for t in self._outputs if t.node is not None]
 
     @property
     def nodes(self) -> list:
@@ -204,32 +219,58 @@ class Model:
                          f"{[layer.name for layer in self.layers]}")
 
     def __call__(self, x, training: bool = False):
-        """``model(x)``: the output for arrays (as ``predict`` in one batch)."""
+        """``model(x)``: the output for arrays (as ``predict`` in one batch). On symbolic tensors
+        (``y = inner(x)`` while building another model) the model's layers are called on them,
+        so the outer model shares them: their weights are trained with it (or frozen with
+        ``inner.trainable = False``), but they appear one by one in the outer model's
+        ``layers``, summary and files (Keras 3 keeps ``inner`` as one layer; convnet inlines)."""
+        if graph.is_symbolic(x):
+            given = [x] if isinstance(x, graph.SymbolicTensor) else list(x)
+            if not self.built:
+                self.build(tuple(given[0].shape))
+            outs = graph.replay(self.inputs, self.outputs, given, self.name)
+            return outs[0] if len(outs) == 1 else outs
         return self.forward(x, training=training)
 
     # ----- compile / train ------------------------------------------------------------------
-    def compile(self, loss=None, optimizer="adadelta", metrics=None, **kwargs) -> None:
+    def compile(self, loss=None, optimizer="adadelta", metrics=None, loss_weights=None,
+                **kwargs) -> None:
         """Choose the loss (a name, a :mod:`convnet.losses` function, or a ``Loss`` such as
         ``SparseCategoricalCrossentropy(from_logits=True)``), the optimizer and the metrics
         (names, functions or :mod:`convnet.metrics` objects; ``fit`` logs each under the name
-        given, as Keras does, and a single name without a list is accepted, as tf.keras did)."""
+        given, as Keras does, and a single name without a list is accepted, as tf.keras did).
+
+        With several outputs, ``loss``, ``loss_weights`` and ``metrics`` may be given per output
+        (a list in output order or a dict by output name; :mod:`convnet.multi_io`)."""
         if kwargs:
             raise TypeError(f"compile: unsupported arguments {sorted(kwargs)}")
         if loss is None:
             raise ValueError("compile: a loss is required, e.g. "
                              "loss='categorical_crossentropy'")
-        self._loss = losses.get_loss(loss)
+        several = self._traced and not getattr(self, "_single_output", True)
+        given = (loss, metrics, loss_weights)          # saved by get_compile_config
+        if loss_weights is not None and not several:
+            raise ValueError("compile: loss_weights weigh the losses of several outputs; this "
+                             "model has one output")
+        multi = multi_io.OutputLosses(self.output_names, loss, loss_weights, metrics) \
+            if several else None
+        self._loss = multi.losses[0] if multi is not None else losses.get_loss(loss)
         # model.loss: the name for a name or function, else the Loss itself (its settings, such
         # as from_logits, must survive losses.get(model.loss), as gradcheck resolves it)
         self.loss = self._loss if isinstance(loss, (losses.Loss, type)) else self._loss.name
         self._loss_fn = self._loss.call
         self._loss_mean = metrics_module.Mean("loss")
         self.optimizer = optimizers.get(optimizer)
-        if metrics is None or isinstance(metrics, str) or callable(metrics):
-            metrics = [] if metrics is None else [metrics]
+        if metrics is None or isinstance(metrics, str) or callable(metrics) or several:
+            metrics = [] if metrics is None or several else [metrics]
         self._metrics = [metrics_module.get(m) for m in metrics]
         self.metrics_names = ["loss"] + [name for name, _ in self._metrics]
         self._compile_args = (loss, list(metrics))      # as given: saved by get_compile_config
+        self._multi = multi
+        self._multi_compile_args = given if multi is not None else None
+        if multi is not None:
+            self.loss = loss                           # as given: one, a list or a dict
+            self.metrics_names = multi.metrics_names
 
     def get_compile_config(self) -> dict | None:
         """Keras 3's ``compile_config``: the loss and metrics as given to :meth:`compile` and
@@ -237,13 +278,36 @@ class Model:
         if self.optimizer is None:
             return None
         from convnet.saving import training_config
+        if self._multi is not None:
+            return self._multi_compile_config()
         loss, metrics = getattr(self, "_compile_args", (self.loss, []))
         return training_config.compile_config(loss, self.optimizer, metrics)
+
+    def _multi_compile_config(self) -> dict:
+        """Keras 3's ``compile_config`` of several outputs: the losses, ``loss_weights`` and
+        metrics per output, as lists or dicts as they were given to :meth:`compile`."""
+        from convnet.saving import training_config
+        assert self.optimizer is not None and self._multi_compile_args is not None
+        loss, metrics, loss_weights = self._multi_compile_args
+
+        def each(value, entry):
+            if isinstance(value, dict):
+                return {k: each(v, entry) for k, v in value.items()}
+            if isinstance(value, (list, tuple)):
+                return [each(v, entry) for v in value]
+            return None if value is None else entry(value)
+
+        config = training_config.compile_config("mse", self.optimizer, [])
+        config.update(loss=each(loss, training_config.loss_entry),
+                      metrics=each(metrics, training_config.metric_entry),
+                      loss_weights=each(loss_weights, float))
+        return config
 
     def compile_from_config(self, config: dict, custom_objects: dict | None = None) -> None:
         """Compile from a :meth:`get_compile_config` dict (or an ``.h5`` ``training_config``)."""
         from convnet.saving import training_config
-        self.compile(**training_config.compile_arguments(config, custom_objects))
+        self.compile(**training_config.compile_arguments(config, custom_objects,
+                                                         len(self.outputs)))
 
     def _check_compiled(self, what: str) -> None:
         if self.optimizer is None:
@@ -288,6 +352,9 @@ class Model:
 
     def _one_batch(self, x, y, sample_weight, class_weight, what: str) -> tuple:
         """``(x, y, weights)`` of one batch, checked as :meth:`fit` checks its arrays."""
+        if class_weight is not None and self._multi is not None:
+            raise ValueError(f"{what}: class_weight is only supported for models with one "
+                             "output (as in Keras); pass sample_weight instead")
         adapter = data_adapters.ArrayAdapter(
             x, y, sample_weight, batch_size=1, shuffle=False, class_weight=class_weight,
             check=lambda x, y: self._check_xy(x, y, what), what=what)
@@ -306,7 +373,7 @@ class Model:
         ``forward`` in topological order, on one batch; a list for several outputs."""
         if not self._traced:
             self._trace(tuple(np.shape(x)[1:]))
-        arrays = [x] if self._single_input else list(x)
+        arrays = [x] if self._single_input else multi_io.gather(x, self.input_names, self.name)
         if len(arrays) != len(self._inputs):
             raise ValueError(f"{self.name}: expects {len(self._inputs)} input arrays, got "
                              f"{len(arrays)}")
@@ -335,6 +402,16 @@ class Model:
         self.optimizer.apply_gradients(self.trainable_triples())
         self.apply_constraints()
         return results
+
+    def batch_loss(self, y, out, sample_weight=None) -> float:
+        """The compiled loss of one batch of targets ``y`` and outputs ``out`` (without the
+        regularization penalties): with several outputs ``sum_k w_k L_k`` over the outputs'
+        lists of arrays (:mod:`convnet.multi_io`), else the (sample-weighted) batch mean."""
+        self._check_compiled("batch_loss")
+        if self._multi is not None:
+            return self._multi.total(multi_io.unpack(y), out, sample_weight)[0]
+        assert self._loss is not None
+        return losses.weighted_mean(self._loss.call(y, out), sample_weight)
 
     def regularization_loss(self) -> float:
         """What Keras adds to the loss, in ``fit`` and ``evaluate``: the sum of every layer's
@@ -369,18 +446,26 @@ class Model:
             grad = self._loss.gradient(y, out)
         return losses.weight_gradient(grad, sample_weight)
 
+    def output_gradients(self, y, out, sample_weight=None) -> tuple[list[np.ndarray], bool]:
+        """Where :func:`convnet.graph.backward` starts: one gradient per output and whether the
+        first is the fused dL/dz of a softmax layer (:meth:`output_gradient`). With several
+        outputs, ``w_k dL_k/d(out_k)`` for each (:mod:`convnet.multi_io`)."""
+        if self._multi is not None:
+            return self._multi.gradients(multi_io.unpack(y), out, sample_weight), False
+        if not getattr(self, "_single_output", True):
+            raise ValueError(f"{self.name}: compile the model (its losses per output) before "
+                             "training")
+        return [self.output_gradient(y, out, sample_weight)], self._fused_softmax()
+
     def backward(self, y: np.ndarray, out: np.ndarray, input_gradient: bool = False,
                  sample_weight: np.ndarray | None = None) -> np.ndarray | None:
         """Backpropagate the loss of targets ``y`` from the training output ``out`` through the
         graph (:func:`convnet.graph.backward`: nodes in reverse order, gradients added where a
         tensor feeds several layers): fills every layer's ``grads``; returns dL/d(input) with
         ``input_gradient`` (a list for several inputs), else None."""
-        if not self._single_output:
-            raise ValueError(f"{self.name}: training needs one output; this model has "
-                             f"{len(self._outputs)}")
-        grads = graph.backward(self._nodes, self._inputs, self._outputs,
-                               [self.output_gradient(y, out, sample_weight)],
-                               preactivation=self._fused_softmax(),
+        seeds, preactivation = self.output_gradients(y, out, sample_weight)
+        grads = graph.backward(self._nodes, self._inputs, self._outputs, seeds,
+                               preactivation=preactivation,
                                input_gradient=input_gradient, values=self._values)
         if not input_gradient:
             return None
@@ -419,6 +504,9 @@ class Model:
                         yield f"{layer.name}/{key}", value, layer.grads[key]
 
     def _reset_metrics(self) -> None:
+        if self._multi is not None:
+            self._multi.reset()
+            return
         self._loss_mean.reset_state()
         for _, metric in self._metrics:
             metric.reset_state()
@@ -431,6 +519,9 @@ class Model:
         The batch loss is Keras's ``sum_i w_i l_i / N`` (:func:`convnet.losses.weighted_mean`),
         averaged over batches by their sizes, as Keras's loss tracker; the metrics are not
         weighted (Keras weights only ``weighted_metrics``)."""
+        if self._multi is not None:
+            return self._multi.update(multi_io.unpack(y), out, sample_weight,
+                                      self.regularization_loss())
         batch_loss = losses.weighted_mean(self._loss_fn(y, out), sample_weight)
         self._loss_mean.update_state(batch_loss + self.regularization_loss(),
                                      sample_weight=len(y))
@@ -465,10 +556,15 @@ class Model:
         """
         _accept_queue_arguments(kwargs, "fit")
         self._check_compiled("fit")
+        if class_weight is not None and self._multi is not None:
+            raise ValueError("fit: class_weight is only supported for models with one output "
+                             "(as in Keras); pass sample_weight instead")
         batch_size = _positive_int(32 if batch_size is None else batch_size, "fit: batch_size")
         epochs = int(epochs)
         verbose = 1 if verbose == "auto" else int(verbose)
         if validation_data is None and validation_split:
+            if self._several_io() and not data_adapters.is_stream(x):
+                x, y = self._check_xy(x, y, "fit")       # lists/dicts as one Arrays to split
             x, y, sample_weight, validation_data = _split_validation(
                 x, y, sample_weight, validation_split)
         data = data_adapters.EpochIterator(
@@ -579,10 +675,10 @@ class Model:
         return results
 
     # ----- inference ------------------------------------------------------------------------
-    def _forward(self, x: np.ndarray):
+    def _forward(self, x: np.ndarray | multi_io.Arrays):
         """Inference output for a block of samples (predict, evaluate)."""
-        values = graph.forward(self._nodes, self._inputs, [self.layers[0].check_input(x)],
-                               training=False)
+        arrays = x.arrays if isinstance(x, multi_io.Arrays) else [self.layers[0].check_input(x)]
+        values = graph.forward(self._nodes, self._inputs, arrays, training=False)
         outs = [values[t.id] for t in self._outputs]
         return outs[0] if self._single_output else outs
 
@@ -707,17 +803,22 @@ class Model:
         _deprecated("predict_generator", "predict")
         return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
 
+    def _several_io(self) -> bool:
+        """Whether the model has several inputs or several outputs (data as lists/dicts)."""
+        return len(getattr(self, "_inputs", ())) > 1 or self._multi is not None
+
     def _output_shapes(self) -> list[tuple]:
         shape = self.output_shape
         return shape if isinstance(shape, list) else [shape]
 
     # ----- checks ---------------------------------------------------------------------------
-    def _check_x(self, x, what: str) -> np.ndarray:
+    def _check_x(self, x, what: str) -> np.ndarray | multi_io.Arrays:
         if x is None:
             raise ValueError(f"{what}: x is required")
         if len(getattr(self, "_inputs", ())) > 1:
-            raise ValueError(f"{what}: models with several inputs run with model([x1, x2, ...]) "
-                             "for now; fit, evaluate and predict take one input")
+            arrays = multi_io.gather(x, self.input_names, what, "inputs")
+            return multi_io.Arrays([self._check_input_array(a, t, what)
+                                    for a, t in zip(arrays, self._inputs)], f"{what}: x")
         if not isinstance(x, np.ndarray):
             try:
                 x = np.asarray(x)
@@ -739,19 +840,63 @@ class Model:
                              f"got {tuple(x.shape)}")
         return x
 
+    def _check_input_array(self, x, tensor, what: str) -> np.ndarray:
+        """One array of a model with several inputs, checked against its input's shape."""
+        layer = tensor.node.layer
+        try:
+            x = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{what}: input '{layer.name}' must be a numeric array "
+                            f"({exc})") from None
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{what}: input '{layer.name}' must be a numeric array, got dtype "
+                            f"{x.dtype}")
+        expected = tuple(tensor.shape)
+        x = _conform_rank(x, expected) if x.ndim else x
+        if x.ndim != len(expected) or any(e is not None and e != d
+                                          for e, d in zip(expected[1:], x.shape[1:])):
+            raise ValueError(f"{what}: input '{layer.name}' expects shape "
+                             f"{format_shape(expected)}, got {tuple(x.shape)}")
+        return x
+
+    def _check_ys(self, x, y, what: str) -> tuple:
+        """``(x, y)`` for a model with several outputs: ``y`` one array per output (a list, or
+        a dict by output name), each checked against its output's shape."""
+        ys = multi_io.gather(y, self.output_names, what, "outputs")
+        checked: list[np.ndarray] = []
+        for name, target, tensor in zip(self.output_names, ys, self._outputs):
+            target = np.asarray(target)
+            if target.dtype.kind not in "fiub":
+                raise TypeError(f"{what}: y for output '{name}' must be numeric, got dtype "
+                                f"{target.dtype}")
+            out_shape = tuple(tensor.shape[1:])
+            loss = self._multi.losses[len(checked)] if self._multi is not None else None
+            sparse = loss is not None and loss.sparse_labels      # integer labels, any shape
+            if target.ndim == 1 and out_shape == (1,):
+                target = target.reshape(-1, 1)
+            elif not sparse and tuple(target.shape[1:]) != out_shape:
+                raise ValueError(f"{what}: targets for output '{name}' have shape "
+                                 f"{tuple(target.shape)}, but the output has shape "
+                                 f"{format_shape((None,) + out_shape)}")
+            checked.append(target)
+        ys_arrays = multi_io.Arrays(checked, f"{what}: y")
+        if len(ys_arrays) != len(x):
+            raise ValueError(f"{what}: x and y hold different numbers of samples "
+                             f"({len(x)} vs {len(ys_arrays)})")
+        return x, ys_arrays
+
     def _check_xy(self, x, y, what: str) -> tuple[np.ndarray, np.ndarray]:
         x = self._check_x(x, what)
         if y is None:
             raise ValueError(f"{what}: y (the targets) is required")
+        if len(self._output_shapes()) > 1:
+            return self._check_ys(x, y, what)
         y = np.asarray(y)
         if y.dtype.kind not in "fiub":
             raise TypeError(f"{what}: y must be numeric, got dtype {y.dtype}")
         if len(y) != len(x):
             raise ValueError(f"{what}: x and y hold different numbers of samples "
                              f"({len(x)} vs {len(y)})")
-        if len(self._output_shapes()) > 1:
-            raise ValueError(f"{what}: training and evaluation need one output; this model has "
-                             f"{len(self._output_shapes())}")
         last = self._output_layer()
         out_shape = tuple(last.built_shapes()[1])
         if self._loss is not None and self._loss.sparse_labels:
@@ -985,6 +1130,11 @@ class Sequential(Model):
                 raise ValueError("Sequential.add: an Input can only come first")
             self._declared_input = tuple(layer.built_shapes()[0])
             return
+        if isinstance(layer, Model):
+            raise TypeError(f"Sequential.add: model '{layer.name}' cannot be a layer of a "
+                            "Sequential model yet; build the outer model with the functional "
+                            "API instead: inputs = keras.Input(shape); x = inner(inputs); ...; "
+                            "Model(inputs, outputs)")
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects a convnet layer, got {layer!r}")
         if any(other.name == layer.name for other in self.layers):
@@ -1152,7 +1302,7 @@ class Sequential(Model):
         return grad
 
 
-    def _forward(self, x: np.ndarray) -> np.ndarray:
+    def _forward(self, x: np.ndarray) -> np.ndarray:  # type: ignore[override]
         """Inference output for a block of samples (predict, evaluate). On the fast engine the
         leading convolution and pooling layers run per core (:mod:`convnet.fast.inference`)."""
         layers = self.layers
@@ -1201,7 +1351,7 @@ def _split_validation(x, y, sample_weight, fraction) -> tuple:
                          "pass validation_data instead")
     if not 0.0 < float(fraction) < 1.0:
         raise ValueError(f"fit: validation_split must be in (0, 1), got {fraction!r}")
-    x = np.asarray(x)
+    x = x if isinstance(x, multi_io.Arrays) else np.asarray(x)
     n = len(x)
     split = int(n * (1.0 - float(fraction)))   # Keras's rounding (down)
     if split == 0 or split == n:
@@ -1210,7 +1360,10 @@ def _split_validation(x, y, sample_weight, fraction) -> tuple:
                          "Give more data or another validation_split")
 
     def cut(a):
-        return (None, None) if a is None else (np.asarray(a)[:split], np.asarray(a)[split:])
+        if a is None:
+            return None, None
+        a = a if isinstance(a, multi_io.Arrays) else np.asarray(a)
+        return a[:split], a[split:]
 
     (y_fit, y_val), (w_fit, w_val) = cut(y), cut(sample_weight)
     return x[:split], y_fit, w_fit, (x[split:], y_val, w_val)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from convnet import losses
+from convnet import graph, losses
 from convnet.layers.conv import Conv2D
 from convnet.layers.core import Dense
 
@@ -108,8 +108,7 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     from convnet.models import Sequential
 
     if not isinstance(model, Sequential):
-        raise ValueError(f"profile: per-layer timing covers Sequential models; {model.name!r} "
-                         "is a graph (Model(inputs, outputs)); time model.train_on_batch instead")
+        return _profile_graph(model, x, y, batch_size, repeats, verbose)
     if not model.built:
         if x is None:
             raise ValueError("profile: the model is not built; pass x or give the first layer "
@@ -152,17 +151,7 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     runs = np.array([step() for _ in range(repeats)])          # (repeats, layers, 2)
     med = np.median(runs, axis=0) * 1000
     first_call = max(first - float(runs[0].sum()), 0.0)
-    if model.optimizer is not None:
-        opt = model.optimizer
-        state = {k: {n: a.copy() for n, a in v.items()} for k, v in opt.state.items()}
-        iterations, weights = opt.iterations, model.get_weights()
-        t = time.perf_counter()
-        model.train_on_batch(x, y)
-        step_ms = (time.perf_counter() - t) * 1000
-        model.set_weights(weights)           # profiling must not train the model
-        opt.state, opt.iterations = state, iterations
-    else:
-        step_ms = float(med.sum())
+    step_ms = _step_ms(model, x, y) if model.optimizer is not None else float(med.sum())
     result = Profile(batch_size=len(x), first_call_s=first_call, step_ms=step_ms)
     for i, layer in enumerate(model.layers):
         fwd, bwd, cols = layer_flops(layer, first=i == 0)
@@ -170,6 +159,87 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
             layer.name, type(layer).__name__, (None,) + tuple(layer.built_shapes()[1]),
             layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]),
             cols * min(len(x), getattr(layer, "BLOCK", len(x)))))
+    if verbose:
+        print(result.table())
+    return result
+
+
+def _step_ms(model, x, y) -> float:
+    """The time of one ``train_on_batch``, after which the weights and the optimizer's state
+    are put back: profiling must not train the model."""
+    opt = model.optimizer
+    state = {k: {n: a.copy() for n, a in v.items()} for k, v in opt.state.items()}
+    iterations, weights = opt.iterations, model.get_weights()
+    t = time.perf_counter()
+    model.train_on_batch(x, y)
+    step_ms = (time.perf_counter() - t) * 1000
+    model.set_weights(weights)
+    opt.state, opt.iterations = state, iterations
+    return step_ms
+
+
+def _profile_graph(model, x, y, batch_size: int, repeats: int, verbose: bool) -> Profile:
+    """:func:`profile` for a graph model (``Model(inputs, outputs)``, several inputs and outputs
+    too): the forward and backward time of each layer's calls, summed over its nodes (a shared
+    layer's row covers all its calls, and its FLOPs count every call). ``x`` and ``y`` are lists
+    for several inputs / outputs; random data when not given."""
+    if not model.built:
+        if x is None:
+            raise ValueError("profile: the model is not built; pass x or call model.build")
+        model.build((None,) + tuple(np.asarray(x).shape[1:]))
+    rng = np.random.default_rng(0)
+    inputs, outputs, nodes = model.inputs, model.outputs, model.nodes
+    if x is None:
+        x = [rng.uniform(0, 1, (batch_size,) + tuple(t.shape[1:])).astype("float32")
+             for t in inputs]
+    xs = [np.asarray(a)[:batch_size] for a in (x if isinstance(x, (list, tuple)) else [x])]
+    n = len(xs[0])
+    if y is None:                  # one-hot rows for (None, k) outputs, else uniform values
+        y = [np.eye(t.shape[-1], dtype="float32")[rng.integers(0, t.shape[-1], n)]
+             if len(t.shape) == 2 else
+             rng.uniform(0, 1, (n,) + tuple(t.shape[1:])).astype("float32") for t in outputs]
+    ys = [np.asarray(t)[:n] for t in (y if isinstance(y, (list, tuple)) else [y])]
+    several_in, several_out = len(inputs) > 1, len(outputs) > 1
+    model_x = xs if several_in else xs[0]
+    model_y = ys if several_out else ys[0]
+
+    def step() -> tuple[dict[int, float], dict[int, float]]:
+        fwd: dict[int, float] = {}
+        bwd: dict[int, float] = {}
+        values = graph.forward(nodes, inputs, xs, training=True, seconds=fwd)
+        outs = [values[t.id] for t in outputs]
+        if model.optimizer is not None:        # the backward train_on_batch runs
+            seeds, preactivation = model.output_gradients(
+                model_y, outs if several_out else outs[0])
+        else:                                  # uncompiled: cross-entropy at every output
+            seeds = [losses.categorical_crossentropy_gradient(t, o) for t, o in zip(ys, outs)]
+            preactivation = False
+        graph.backward(nodes, inputs, outputs, seeds, preactivation=preactivation,
+                       values=values, seconds=bwd)
+        return fwd, bwd
+
+    layers = [layer for layer in model.layers if any(node.layer is layer for node in nodes)]
+    t = time.perf_counter()
+    step()
+    first = time.perf_counter() - t
+    runs = []
+    for _ in range(repeats):
+        fwd, bwd = step()
+        runs.append([[fwd.get(id(layer), 0.0), bwd.get(id(layer), 0.0)] for layer in layers])
+    med = np.median(np.array(runs), axis=0) * 1000                  # (layers, 2)
+    first_call = max(first - float(np.sum(runs[0])), 0.0)
+    step_ms = _step_ms(model, model_x, model_y) if model.optimizer is not None \
+        else float(med.sum())
+    result = Profile(batch_size=n, first_call_s=first_call, step_ms=step_ms)
+    input_ids = {t.id for t in inputs}
+    for i, layer in enumerate(layers):
+        calls = [node for node in nodes if node.layer is layer]
+        first_layer = all(t.id in input_ids for node in calls for t in node.inputs)
+        fwd_flops, bwd_flops, cols = layer_flops(layer, first=first_layer)
+        result.layers.append(LayerProfile(
+            layer.name, type(layer).__name__, (None,) + tuple(layer.built_shapes()[1]),
+            layer.count_params(), fwd_flops * len(calls), bwd_flops * len(calls),
+            float(med[i, 0]), float(med[i, 1]), cols * min(n, getattr(layer, "BLOCK", n))))
     if verbose:
         print(result.table())
     return result

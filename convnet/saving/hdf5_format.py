@@ -359,7 +359,7 @@ def load_model(path: str | os.PathLike, custom_objects: dict | None = None,
         except json.JSONDecodeError as exc:
             raise FormatError(f"{path}: training_config is not valid JSON ({exc})") from None
         try:
-            model.compile(**compile_arguments(config, custom_objects))
+            model.compile(**compile_arguments(config, custom_objects, len(model.outputs)))
         except FormatError as exc:
             raise FormatError(f"{path}: {exc}") from None
         if state:

@@ -212,7 +212,8 @@ def load_keras(path: str | os.PathLike, custom_objects: dict | None = None,
     assign(pairs)
     if settings:
         try:
-            model.compile(**compile_arguments(settings, custom_objects))
+            model.compile(**compile_arguments(settings, custom_objects,
+                                             len(model.outputs)))
         except FormatError as exc:
             raise FormatError(f"{path}: {exc}") from None
         if state:

@@ -140,9 +140,19 @@ def training_config(compile_cfg: dict) -> dict:
     if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
         optimizer["config"] = {k: v for k, v in optimizer["config"].items()
                                if _OFF.get(k, ()) != v}
-    return {"loss": _plain(compile_cfg.get("loss")),
-            "metrics": None if metrics is None else [_plain(m) for m in metrics],
-            "weighted_metrics": None, "loss_weights": None, "optimizer_config": optimizer}
+    return {"loss": _plain_each(compile_cfg.get("loss")),
+            "metrics": None if metrics is None else _plain_each(metrics),
+            "weighted_metrics": None, "loss_weights": compile_cfg.get("loss_weights"),
+            "optimizer_config": optimizer}
+
+
+def _plain_each(entry):
+    """:func:`_plain` through the lists and per-output dicts of a multi-output model."""
+    if isinstance(entry, list):
+        return [_plain_each(e) for e in entry]
+    if isinstance(entry, dict) and "class_name" not in entry:
+        return {k: _plain_each(v) for k, v in entry.items()}
+    return _plain(entry)
 
 
 # ----- reading ---------------------------------------------------------------------------------
@@ -301,19 +311,46 @@ def _optimizer(spec, custom_objects: dict) -> optimizers_module.Optimizer:
                           "and compile by hand") from None
 
 
-def compile_arguments(config: dict, custom_objects: dict | None = None) -> dict:
+def _per_output(spec) -> bool:
+    """A list, or a dict by output name (not a serialized object: those have a class_name)."""
+    return isinstance(spec, list) or (isinstance(spec, dict) and "class_name" not in spec
+                                      and "config" not in spec)
+
+
+def compile_arguments(config: dict, custom_objects: dict | None = None,
+                      outputs: int = 1) -> dict:
     """``compile`` keyword arguments from a ``compile_config`` (Keras 3) or ``training_config``
-    (``.h5``, tf-keras or Keras 3) dict."""
+    (``.h5``, tf-keras or Keras 3) dict, for a model with ``outputs`` outputs: with several,
+    ``loss``, ``metrics`` and ``loss_weights`` may be lists or dicts by output name."""
     if isinstance(config, str):
         config = json.loads(config)
     if not isinstance(config, dict):
         raise FormatError(f"compile settings must be an object, got {type(config).__name__}")
     custom = dict(custom_objects or {})
-    for key in ("loss_weights", "weighted_metrics"):
-        if config.get(key):
-            warnings.warn(f"compile settings: {key}={config[key]!r} is not supported by convnet "
-                          "and is ignored", stacklevel=3)
+    if config.get("weighted_metrics"):
+        warnings.warn(f"compile settings: weighted_metrics={config['weighted_metrics']!r} is not "
+                      "supported by convnet and is ignored", stacklevel=3)
     optimizer = config.get("optimizer_config", config.get("optimizer"))
-    return {"loss": _loss(config.get("loss"), custom),
-            "optimizer": _optimizer(optimizer if optimizer is not None else "rmsprop", custom),
-            "metrics": _metrics(config.get("metrics"), custom)}
+    arguments: dict[str, Any] = {
+        "optimizer": _optimizer(optimizer if optimizer is not None else "rmsprop", custom)}
+    loss, metrics = config.get("loss"), config.get("metrics")
+    if outputs > 1 and isinstance(loss, (list, dict)) and _per_output(loss):
+        arguments["loss"] = ([_loss(v, custom) for v in loss] if isinstance(loss, list)
+                             else {k: _loss(v, custom) for k, v in loss.items()})
+    else:
+        arguments["loss"] = _loss(loss, custom)
+    if outputs > 1 and isinstance(metrics, (list, dict)) and _per_output(metrics):
+        def each(v):
+            return _metrics(v, custom)
+        arguments["metrics"] = ([each(v) for v in metrics] if isinstance(metrics, list)
+                                else {k: each(v) for k, v in metrics.items()})
+    else:
+        arguments["metrics"] = _metrics(metrics, custom)
+    weights = config.get("loss_weights")
+    if weights:
+        if outputs > 1:
+            arguments["loss_weights"] = weights
+        else:
+            warnings.warn(f"compile settings: loss_weights={weights!r} on a one-output model "
+                          "is ignored", stacklevel=3)
+    return arguments
