@@ -11,7 +11,10 @@ from convnet.layers.augmentation import (
 )
 from convnet.layers.base import Layer
 from convnet.layers.conv import Conv2D
+from convnet.layers.conv1d import Conv1D, Convolution1D
+from convnet.layers.conv_transpose import Conv2DTranspose, Convolution2DTranspose
 from convnet.layers.core import Activation, Dense, Dropout, Flatten
+from convnet.layers.depthwise import DepthwiseConv2D, SeparableConv2D
 from convnet.layers.global_pooling import (
     GlobalAveragePooling2D,
     GlobalAvgPool2D,
@@ -37,6 +40,16 @@ from convnet.layers.merging import (
 )
 from convnet.layers.normalization import BatchNormalization
 from convnet.layers.pooling import AveragePooling2D, AvgPool2D, MaxPool2D, MaxPooling2D
+from convnet.layers.pooling1d import (
+    AveragePooling1D,
+    AvgPool1D,
+    GlobalAveragePooling1D,
+    GlobalAvgPool1D,
+    GlobalMaxPool1D,
+    GlobalMaxPooling1D,
+    MaxPool1D,
+    MaxPooling1D,
+)
 from convnet.layers.regularization import (
     ActivityRegularization,
     GaussianDropout,
@@ -48,6 +61,7 @@ from convnet.layers.reshaping import Cropping2D, Permute, Reshape, ZeroPadding2D
 from convnet.layers.upsampling import UpSampling2D
 
 Convolution2D = Conv2D
+SeparableConvolution2D = SeparableConv2D
 
 __all__ = ["Layer", "Conv2D", "Convolution2D", "Dense", "Flatten", "Dropout", "Activation",
            "MaxPooling2D", "MaxPool2D", "AveragePooling2D", "AvgPool2D", "BatchNormalization",
@@ -57,4 +71,8 @@ __all__ = ["Layer", "Conv2D", "Convolution2D", "Dense", "Flatten", "Dropout", "A
            "Average", "Maximum", "Minimum", "Concatenate", "add", "subtract", "multiply",
            "average", "maximum", "minimum", "concatenate", "UpSampling2D", "SpatialDropout2D",
            "GaussianNoise", "GaussianDropout", "ActivityRegularization", "Rescaling",
-           "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast"]
+           "RandomFlip", "RandomTranslation", "RandomRotation", "RandomZoom", "RandomContrast",
+           "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D",
+           "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
+           "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
+           "GlobalMaxPool1D", "Conv2DTranspose", "Convolution2DTranspose"]

@@ -68,6 +68,21 @@ LAYER_CLASSES: dict[str, type] = {
     "RandomRotation": layers_module.RandomRotation,
     "RandomZoom": layers_module.RandomZoom,
     "RandomContrast": layers_module.RandomContrast,
+    "DepthwiseConv2D": layers_module.DepthwiseConv2D,
+    "SeparableConv2D": layers_module.SeparableConv2D,
+    "SeparableConvolution2D": layers_module.SeparableConv2D,
+    "Conv1D": layers_module.Conv1D,
+    "Convolution1D": layers_module.Conv1D,
+    "MaxPooling1D": layers_module.MaxPooling1D,
+    "MaxPool1D": layers_module.MaxPooling1D,
+    "AveragePooling1D": layers_module.AveragePooling1D,
+    "AvgPool1D": layers_module.AveragePooling1D,
+    "GlobalAveragePooling1D": layers_module.GlobalAveragePooling1D,
+    "GlobalAvgPool1D": layers_module.GlobalAveragePooling1D,
+    "GlobalMaxPooling1D": layers_module.GlobalMaxPooling1D,
+    "GlobalMaxPool1D": layers_module.GlobalMaxPooling1D,
+    "Conv2DTranspose": layers_module.Conv2DTranspose,
+    "Convolution2DTranspose": layers_module.Conv2DTranspose,
 }
 
 # Keys Keras writes that carry no meaning for convnet (bookkeeping, or defaults we enforce).

@@ -61,6 +61,8 @@ def every_layer_model() -> Model:
     inputs = L.Input(shape=(9, 8, 2))
     x = L.ZeroPadding2D(((1, 0), (0, 1)))(inputs)
     x = L.Conv2D(4, 3, padding="same")(x)
+    x = L.SeparableConv2D(4, 3, padding="same", depth_multiplier=2)(
+        L.DepthwiseConv2D(3, padding="same")(x))
     x = L.BatchNormalization()(x)
     a, b = L.PReLU(shared_axes=[1, 2])(x), L.LeakyReLU(0.2)(x)
     c, d = L.ELU(0.5)(x), L.ReLU(max_value=2.0)(x)
@@ -81,7 +83,13 @@ def every_layer_model() -> Model:
     g = L.Concatenate()([g, L.Flatten()(L.UpSampling2D((1, 2))(L.GlobalMaxPooling2D(
         keepdims=True)(x)))])
     s = L.Softmax()(L.Reshape((-1, 4))(g))
-    return Model(inputs, L.Dense(3, activation="softmax")(L.Flatten()(s)), name="every_layer")
+    q = L.Conv1D(4, 3, padding="causal")(s)                       # (steps, 4): a sequence
+    q = L.AveragePooling1D(2, padding="same")(L.MaxPooling1D(2, strides=1, padding="same")(q))
+    t = L.Conv2DTranspose(2, 3, strides=2, padding="same")(x)
+    extra = L.Concatenate()([L.GlobalAveragePooling1D()(q), L.GlobalMaxPooling1D()(s),
+                             L.GlobalAveragePooling2D()(t)])
+    out = L.Concatenate()([L.Flatten()(s), extra])
+    return Model(inputs, L.Dense(3, activation="softmax")(out), name="every_layer")
 
 
 # model -> (compile arguments, input shape, how labels look)
