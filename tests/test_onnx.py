@@ -123,6 +123,69 @@ def test_onnxruntime_equals_convnet_for_every_layer(tmp_path, make):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
 
+
+# ----- one converter at a time: (input shape without the batch, the layer) --------------------
+CF = "channels_first"
+ONE_LAYER = {
+    "depthwise": ((7, 6, 3), lambda: layers.DepthwiseConv2D(3, depth_multiplier=2)),
+    "depthwise_same_strides_cf": ((3, 7, 6), lambda: layers.DepthwiseConv2D(
+        (3, 2), strides=2, padding="same", depth_multiplier=3, data_format=CF,
+        activation="relu")),
+    "depthwise_no_bias": ((5, 5, 2), lambda: layers.DepthwiseConv2D(2, use_bias=False)),
+    "separable": ((7, 6, 3), lambda: layers.SeparableConv2D(4, 3, depth_multiplier=2)),
+    "separable_same_strides": ((8, 7, 2), lambda: layers.SeparableConv2D(
+        5, 3, strides=(2, 3), padding="same", activation="tanh")),
+    "separable_cf": ((3, 6, 5), lambda: layers.SeparableConv2D(
+        2, 2, padding="same", data_format=CF, use_bias=False)),
+    "conv1d": ((9, 3), lambda: layers.Conv1D(4, 3)),
+    "conv1d_same_strides": ((10, 3), lambda: layers.Conv1D(4, 4, strides=3, padding="same",
+                                                          activation="elu")),
+    "conv1d_causal_strides": ((9, 2), lambda: layers.Conv1D(3, 3, strides=2, padding="causal")),
+    "conv1d_cf": ((3, 9), lambda: layers.Conv1D(2, 2, strides=2, padding="same",
+                                                data_format=CF)),
+    "max_pooling1d_same": ((9, 3), lambda: layers.MaxPooling1D(2, padding="same")),
+    "max_pooling1d_strides_cf": ((3, 10), lambda: layers.MaxPooling1D(
+        3, strides=2, data_format=CF)),
+    "average_pooling1d_same": ((9, 3), lambda: layers.AveragePooling1D(
+        3, strides=2, padding="same")),
+    "average_pooling1d_same_cf": ((2, 7), lambda: layers.AveragePooling1D(
+        2, padding="same", data_format=CF)),
+    "global_average_pooling1d": ((9, 3), lambda: layers.GlobalAveragePooling1D()),
+    "global_average_pooling1d_cf_keepdims": ((3, 9), lambda: layers.GlobalAveragePooling1D(
+        data_format=CF, keepdims=True)),
+    "global_max_pooling1d_keepdims": ((9, 3), lambda: layers.GlobalMaxPooling1D(keepdims=True)),
+    "global_max_pooling1d_cf": ((3, 9), lambda: layers.GlobalMaxPooling1D(data_format=CF)),
+    "conv2d_transpose": ((4, 5, 3), lambda: layers.Conv2DTranspose(2, 3)),
+    "conv2d_transpose_same_strides": ((4, 5, 3), lambda: layers.Conv2DTranspose(
+        2, 3, strides=2, padding="same", activation="relu")),
+    "conv2d_transpose_stride_over_kernel": ((3, 4, 2), lambda: layers.Conv2DTranspose(
+        3, 2, strides=3)),                      # Keras's window runs past the full result
+    "conv2d_transpose_output_padding": ((4, 3, 2), lambda: layers.Conv2DTranspose(
+        2, (3, 4), strides=(3, 2), output_padding=(2, 1))),
+    "conv2d_transpose_same_output_padding_cf": ((2, 4, 3), lambda: layers.Conv2DTranspose(
+        3, (4, 3), strides=2, padding="same", output_padding=(1, 0), data_format=CF)),
+    "conv2d_transpose_stride_over_kernel_no_bias_cf": ((2, 3, 3), lambda: layers.Conv2DTranspose(
+        2, (2, 3), strides=(4, 3), use_bias=False, data_format=CF)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ONE_LAYER))
+def test_onnxruntime_equals_convnet_for_each_new_converter(tmp_path, case):
+    """Each converter alone, both data formats, strides, 'same' and 'causal' padding,
+    output_padding: a layer's sums have at most a few dozen products, so 1e-5 absolute as
+    test_onnxruntime_equals_convnet_for_every_layer."""
+    shape, make = ONE_LAYER[case]
+    keras.utils.set_random_seed(3)
+    model = Sequential([layers.Input(shape=shape), make()])
+    model.layers[-1].set_weights([np.random.default_rng(4).normal(0, 1, w.shape).astype("float32")
+                                  for w in model.layers[-1].get_weights()])
+    x = inputs(model) - 0.5
+    got = run(model, tmp_path, x)
+    want = model.predict(x)
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
 def test_a_layer_without_converter_is_named(tmp_path):
     pytest.importorskip("onnx")
 

@@ -10,6 +10,12 @@ ONNX operators (opset 17 by default):
   ``(out, in, kh, kw)``; both are cross-correlations.
 * ``'same'`` padding becomes explicit pads, the odd cell after (bottom/right), as Keras;
   ``AveragePool`` excludes the padding from its count (``count_include_pad=0``), as Keras.
+* 1-D layers (``Conv1D``, ``MaxPooling1D``, ``AveragePooling1D``) use ONNX's 1-D ``Conv`` and
+  pools on NCL (a ``Transpose`` on each side for channels_last); 'causal' pads ``k - 1`` before.
+* ``DepthwiseConv2D`` is a ``Conv`` with ``group=C`` (output channel ``c*M + m``, as convnet);
+  ``SeparableConv2D`` that ``Conv`` then a 1x1 ``Conv``. ``Conv2DTranspose`` is a
+  ``ConvTranspose`` (same stamping, no flip) whose pads crop to Keras's output size, zero-extended
+  with a ``Pad`` where that is larger than the full result.
 * Dropout, noise, augmentation and ``ActivityRegularization`` layers are the identity at
   inference, so they export as ``Identity``.
 * The batch axis is dynamic (``"batch"``); the other sizes are the model's.
@@ -328,6 +334,134 @@ def merge(g, layer, xs, cfg, shapes) -> str:
     return g.op({"Maximum": "Max", "Minimum": "Min"}[kind], xs, layer.name)
 
 
+# ----- depthwise, separable, transposed and 1-D layers ---------------------------------------
+def _depthwise(g, layer, x, cfg, shapes, weights, with_bias: bool) -> str:
+    """The depthwise step on NCHW ``x``: ``Conv`` with ``group=C``; output channel
+    ``c*M + m`` is input channel ``c`` through kernel ``m``, as convnet orders them."""
+    kernel = weights["depthwise_kernel"]                         # (kh, kw, C, M)
+    kh, kw, c, m = kernel.shape
+    w = kernel.reshape(kh, kw, c * m).transpose(2, 0, 1)[:, None]   # (C*M, 1, kh, kw)
+    strides, dilation = _pair(cfg["strides"]), _pair(cfg.get("dilation_rate", 1))
+    inputs = [x, g.const(w, f"{layer.name}_depthwise_W")]
+    if with_bias and "bias" in weights:
+        inputs.append(g.const(weights["bias"], f"{layer.name}_b"))
+    return g.op("Conv", inputs, layer.name, kernel_shape=[kh, kw], strides=list(strides),
+                dilations=list(dilation), group=int(c),
+                pads=_window_pads(cfg, shapes[0], (kh, kw), strides, dilation))
+
+
+def depthwise_conv2d(g, layer, xs, cfg, shapes) -> str:
+    weights = dict(zip(layer.weight_names(), layer.get_weights()))
+    cf = _first(cfg.get("data_format"))
+    y = _depthwise(g, layer, _to_nchw(g, xs[0], cf), cfg, shapes, weights, with_bias=True)
+    return activation(g, _to_nhwc(g, y, cf), cfg.get("activation"), layer.name)
+
+
+def separable_conv2d(g, layer, xs, cfg, shapes) -> str:
+    """The depthwise ``Conv`` (no bias), then a 1x1 ``Conv`` with the pointwise kernel."""
+    weights = dict(zip(layer.weight_names(), layer.get_weights()))
+    cf = _first(cfg.get("data_format"))
+    u = _depthwise(g, layer, _to_nchw(g, xs[0], cf), cfg, shapes, weights, with_bias=False)
+    pointwise = weights["pointwise_kernel"]                      # (1, 1, C*M, F)
+    inputs = [u, g.const(pointwise.transpose(3, 2, 0, 1), f"{layer.name}_pointwise_W")]
+    if "bias" in weights:
+        inputs.append(g.const(weights["bias"], f"{layer.name}_b"))
+    y = g.op("Conv", inputs, layer.name, kernel_shape=[1, 1])
+    return activation(g, _to_nhwc(g, y, cf), cfg.get("activation"), layer.name)
+
+
+def conv2d_transpose(g, layer, xs, cfg, shapes) -> str:
+    """``ConvTranspose`` (the same stamping as convnet's col2im, no kernel flip) with the
+    kernel ``(kh, kw, F, C)`` as ONNX's ``(C, F, kh, kw)``; the full ``(H - 1)*s + k`` result
+    is cropped by explicit pads to convnet's window (transpose_geometry), and where that
+    window runs past the full result (stride > kernel) it is zero-extended before the bias
+    is added, as convnet does."""
+    from convnet.layers.conv_transpose import transpose_geometry
+
+    weights = dict(zip(layer.weight_names(), layer.get_weights()))
+    cf = _first(cfg.get("data_format"))
+    kernel = weights["kernel"]
+    kh, kw, f, _ = kernel.shape
+    strides = _pair(cfg["strides"])
+    out_pad = cfg.get("output_padding") or (None, None)
+    begins, ends, extend = [], [], []
+    for size, k, s, p in zip(_spatial(shapes[0], cf), (kh, kw), strides, out_pad):
+        length, start = transpose_geometry(size, k, s, cfg["padding"], p)
+        full = (size - 1) * s + k
+        begins.append(start)
+        ends.append(max(full - start - length, 0))
+        extend.append(max(start + length - full, 0))
+    bias = weights.get("bias")
+    inputs = [_to_nchw(g, xs[0], cf), g.const(kernel.transpose(3, 2, 0, 1), f"{layer.name}_W")]
+    if bias is not None and not any(extend):
+        inputs.append(g.const(bias, f"{layer.name}_b"))
+    y = g.op("ConvTranspose", inputs, layer.name, kernel_shape=[kh, kw], strides=list(strides),
+             pads=[*begins, *ends])
+    if any(extend):
+        y = g.op("Pad", [y, g.const([0, 0, 0, 0, 0, 0, *extend], "pads", np.int64)], layer.name)
+        if bias is not None:
+            y = g.op("Add", [y, g.const(bias.reshape(f, 1, 1), f"{layer.name}_b")], layer.name)
+    return activation(g, _to_nhwc(g, y, cf), cfg.get("activation"), layer.name)
+
+
+def _single(value) -> int:
+    return int(value) if isinstance(value, (int, np.integer)) else int(value[0])
+
+
+def _to_ncl(g, x, cf: bool) -> str:
+    return x if cf else g.op("Transpose", [x], "to_ncl", perm=[0, 2, 1])
+
+
+def _to_nlc(g, x, cf: bool) -> str:
+    return x if cf else g.op("Transpose", [x], "to_nlc", perm=[0, 2, 1])
+
+
+def _steps_pads(cfg, in_shape, k: int, stride: int) -> list[int]:
+    """``[before, after]`` along the steps: 'same' as Keras (odd cell after), 'causal'
+    ``k - 1`` before, 'valid' none."""
+    if cfg["padding"] == "causal":
+        return [k - 1, 0]
+    if cfg["padding"] != "same":
+        return [0, 0]
+    steps = in_shape[1] if _first(cfg.get("data_format")) else in_shape[0]
+    return list(same_padding(steps, k, stride))
+
+
+def conv1d(g, layer, xs, cfg, shapes) -> str:
+    weights = dict(zip(layer.weight_names(), layer.get_weights()))
+    cf = _first(cfg.get("data_format"))
+    kernel = weights["kernel"]                                   # (k, C, F)
+    k, stride = int(kernel.shape[0]), _single(cfg["strides"])
+    dilation = _single(cfg.get("dilation_rate", 1))
+    if dilation != 1 or int(cfg.get("groups", 1)) != 1:
+        raise FormatError(f"export: Conv1D {layer.name!r} with dilation_rate or groups has no "
+                          "ONNX converter")
+    inputs = [_to_ncl(g, xs[0], cf), g.const(kernel.transpose(2, 1, 0), f"{layer.name}_W")]
+    if "bias" in weights:
+        inputs.append(g.const(weights["bias"], f"{layer.name}_b"))
+    y = g.op("Conv", inputs, layer.name, kernel_shape=[k], strides=[stride],
+             pads=_steps_pads(cfg, shapes[0], k, stride))
+    return activation(g, _to_nlc(g, y, cf), cfg.get("activation"), layer.name)
+
+
+def pooling1d(g, layer, xs, cfg, shapes) -> str:
+    """``MaxPool``/``AveragePool`` over the steps; ``AveragePool`` leaves 'same' padding out
+    of its count (``count_include_pad=0``), as Keras."""
+    cf = _first(cfg.get("data_format"))
+    pool = _single(cfg["pool_size"])
+    stride = _single(cfg.get("strides") or pool)
+    op = "MaxPool" if type(layer).__name__ == "MaxPooling1D" else "AveragePool"
+    y = g.op(op, [_to_ncl(g, xs[0], cf)], layer.name, kernel_shape=[pool], strides=[stride],
+             pads=_steps_pads(cfg, shapes[0], pool, stride))
+    return _to_nlc(g, y, cf)
+
+
+def global_pooling1d(g, layer, xs, cfg, shapes) -> str:
+    axes = [2] if _first(cfg.get("data_format")) else [1]
+    op = "ReduceMax" if "Max" in type(layer).__name__ else "ReduceMean"
+    return g.op(op, [xs[0]], layer.name, axes=axes, keepdims=int(bool(cfg.get("keepdims"))))
+
+
 CONVERTERS: dict[str, Any] = {
     "Conv2D": conv2d, "MaxPooling2D": pooling, "AveragePooling2D": pooling, "Dense": dense,
     "Flatten": flatten, "BatchNormalization": batch_normalization,
@@ -336,6 +470,10 @@ CONVERTERS: dict[str, Any] = {
     "GlobalMaxPooling2D": global_pooling, "Softmax": softmax, "ReLU": relu_layer,
     "LeakyReLU": leaky_relu, "ELU": elu, "PReLU": prelu, "Activation": activation_layer,
     "Rescaling": rescaling, "UpSampling2D": upsampling,
+    "DepthwiseConv2D": depthwise_conv2d, "SeparableConv2D": separable_conv2d,
+    "Conv2DTranspose": conv2d_transpose, "Conv1D": conv1d, "MaxPooling1D": pooling1d,
+    "AveragePooling1D": pooling1d, "GlobalAveragePooling1D": global_pooling1d,
+    "GlobalMaxPooling1D": global_pooling1d,
     **{name: merge for name in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum",
                                 "Concatenate")},
     **{name: identity for name in _IDENTITY_AT_INFERENCE},
