@@ -294,6 +294,19 @@ def get(name) -> tuple[str, Callable, Callable]:
     return name, forward, backward
 
 
+class ActivationFunction(str):
+    """A layer's activation as Keras shows it (``layer.activation``): callable, so
+    ``layer.activation(x)`` computes it as Keras's function does, yet equal to its name
+    (``layer.activation == "relu"``), and saved as that name."""
+
+    @property
+    def __name__(self) -> str:          # as a function's name reads
+        return str(self)
+
+    def __call__(self, x) -> np.ndarray:
+        return get(str(self))[1](np.asarray(x, dtype=float) if not hasattr(x, "dtype") else x)
+
+
 def names() -> list[str]:
     """The activation names convnet knows."""
     return sorted(_ACTIVATIONS)

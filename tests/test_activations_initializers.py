@@ -371,3 +371,27 @@ def test_bad_initializers_are_refused_clearly(make, message):
     with pytest.raises(ValueError) as info:
         make()
     assert message in str(info.value), f"ours: {info.value}\nexpected: {message}"
+
+
+def test_layer_activation_is_callable_and_equal_to_its_name_as_in_keras():
+    import json
+
+    import numpy as np
+
+    from convnet.layers import Conv2D
+    layer = Dense(3, activation="relu")
+    assert layer.activation == "relu" and layer.activation.__name__ == "relu"
+    np.testing.assert_array_equal(layer.activation(np.array([-1.0, 2.0])), [0.0, 2.0])
+    assert json.loads(json.dumps(layer.get_config()))["activation"] == "relu"
+    # the saliency-map idiom: swap the last softmax for linear, and the layer follows it
+    head = Dense(2, activation="softmax")
+    x = np.array([[1.0, -1.0]], "float32")
+    head.build((2,))
+    head.params["kernel"][...] = [[2.0, 0.0], [0.0, 1.0]]
+    probabilities = head.forward(x)
+    head.activation = activations.linear
+    assert head.activation == "linear"
+    np.testing.assert_allclose(head.forward(x), [[2.0, -1.0]])
+    assert probabilities.sum() == pytest.approx(1.0)
+    conv = Conv2D(1, 1, activation=activations.elu)
+    assert conv.activation == "elu" and callable(conv.activation)

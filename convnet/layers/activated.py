@@ -25,7 +25,7 @@ class ActivationMixin:
     unchanged. ``infer_chunk`` (inference on worker threads) keeps nothing.
     """
 
-    activation: str
+    _activation: activations.ActivationFunction
     use_bias: bool = True
     _y: np.ndarray | None = None
     _z: np.ndarray | None = None
@@ -36,9 +36,21 @@ class ActivationMixin:
     if TYPE_CHECKING:                                     # provided by Layer
         def check_output_gradient(self, dy) -> np.ndarray: ...
 
+    @property
+    def activation(self) -> activations.ActivationFunction:
+        """The activation, as Keras's ``layer.activation``: callable (``layer.activation(z)``)
+        and equal to its name (``== "relu"``); assigning a name or function replaces it
+        (``layer.activation = convnet.activations.linear``, the saliency-map idiom)."""
+        return self._activation
+
+    @activation.setter
+    def activation(self, value) -> None:
+        self._set_activation(value)
+
     def _set_activation(self, activation) -> None:
-        self.activation, forward, backward = activations.get(activation)
-        if activations.needs_input(self.activation):
+        name, forward, backward = activations.get(activation)
+        self._activation = activations.ActivationFunction(name)
+        if activations.needs_input(name):
             self._f_of_z, self._f_backward_at_z = forward, backward
             self._act_forward, self._act_backward = self._forward_keeping_z, self._backward_at_z
         else:
