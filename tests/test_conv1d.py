@@ -421,3 +421,11 @@ def test_real_keras_loads_what_convnet_writes(python, tmp_path):
     report = [line for line in result.stdout.splitlines() if "max |diff|" in line]
     assert result.returncode == 0 and len(report) == 3, result.stdout + result.stderr
     assert not any("FAIL" in line for line in report)
+
+
+def test_conv1d_activation_is_callable_and_assignable_as_conv2d():
+    from convnet import activations
+    layer = Conv1D(2, 3, activation="relu")
+    assert layer.activation == "relu" and callable(layer.activation)
+    layer.activation = activations.linear
+    assert layer.get_config()["activation"] == "linear"

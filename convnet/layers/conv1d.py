@@ -187,8 +187,12 @@ class Conv1D(Layer):
     # ----- what Conv2D knows, under Keras's 1-D names ------------------------------------------
     @property
     def activation(self) -> str:
-        """The activation's name (as Conv2D's)."""
+        """The activation (Conv2D's): callable, equal to its name, assignable."""
         return self.conv2d.activation
+
+    @activation.setter
+    def activation(self, value) -> None:
+        self.conv2d.activation = value
 
     @property
     def kernel(self) -> np.ndarray:
