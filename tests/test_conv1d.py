@@ -2,9 +2,6 @@
 the two engines (each layer is its 2-D twin on (N, 1, steps, C), so both engines' paths)."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +20,7 @@ from convnet.layers import (
     MaxPooling1D,
 )
 from convnet.models import Sequential, model_from_json
+from real_keras import KERAS_PYTHONS, check_convnet_files, needs_keras
 
 TOL = 1e-6
 
@@ -402,25 +400,10 @@ def test_files_real_keras_wrote_load_and_predict_the_same(flavour, weights):
     error_bounds.check(np.load(folder / "expected.npy"), want, bound, f"{flavour} float32")
 
 
-KERAS_PYTHONS = [p for p in os.environ.get("CONVNET_KERAS_PYTHONS", "").split(os.pathsep) if p]
-
-
-@pytest.mark.skipif(not KERAS_PYTHONS,
-                    reason="set CONVNET_KERAS_PYTHONS to interpreters with Keras "
-                           "(see test_keras_interop.py)")
+@needs_keras
 @pytest.mark.parametrize("python", KERAS_PYTHONS)
 def test_real_keras_loads_what_convnet_writes(python, tmp_path):
-    here = Path(__file__).parent / "keras_interop"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    subprocess.run([sys.executable, str(here / "write_conv1d_files.py"), str(tmp_path)],
-                   check=True, env=env, capture_output=True)
-    env.setdefault("KERAS_BACKEND", "torch")
-    env.pop("PYTHONPATH")
-    result = subprocess.run([python, str(here / "check_with_keras.py"), str(tmp_path)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    report = [line for line in result.stdout.splitlines() if "max |diff|" in line]
-    assert result.returncode == 0 and len(report) == 3, result.stdout + result.stderr
-    assert not any("FAIL" in line for line in report)
+    check_convnet_files(python, "write_conv1d_files.py", tmp_path, reports=3)
 
 
 def test_conv1d_activation_is_callable_and_assignable_as_conv2d():

@@ -2,8 +2,6 @@
 checks, Keras's output sizes and files (real tf-keras and Keras 3 outputs), saving."""
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from convnet import backend, gradcheck
 from convnet.layers import Conv2D, Conv2DTranspose, Dense, Flatten
 from convnet.layers.conv_transpose import transpose_geometry
 from convnet.models import Sequential, load_model, model_from_json
+from real_keras import KERAS_PYTHONS, check_convnet_files, needs_keras
 
 sys.path.insert(0, str(Path(__file__).parent / "keras_interop"))
 from write_conv_transpose_fixtures import CASES  # noqa: E402
@@ -239,22 +238,7 @@ def test_files_real_keras_wrote_load_and_predict_the_same(flavour, weights, tmp_
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
 
 
-KERAS_PYTHONS = [p for p in os.environ.get("CONVNET_KERAS_PYTHONS", "").split(os.pathsep) if p]
-
-
-@pytest.mark.skipif(not KERAS_PYTHONS,
-                    reason="set CONVNET_KERAS_PYTHONS to interpreters with Keras "
-                           "(see test_keras_interop.py)")
+@needs_keras
 @pytest.mark.parametrize("python", KERAS_PYTHONS)
 def test_real_keras_loads_what_convnet_writes(python, tmp_path):
-    here = Path(__file__).parent / "keras_interop"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    subprocess.run([sys.executable, str(here / "write_conv_transpose_files.py"), str(tmp_path)],
-                   check=True, env=env, capture_output=True)
-    env.setdefault("KERAS_BACKEND", "torch")
-    env.pop("PYTHONPATH")
-    result = subprocess.run([python, str(here / "check_with_keras.py"), str(tmp_path)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    report = [line for line in result.stdout.splitlines() if "max |diff|" in line]
-    assert result.returncode == 0 and len(report) == 3, result.stdout + result.stderr
-    assert not any("FAIL" in line for line in report)
+    check_convnet_files(python, "write_conv_transpose_files.py", tmp_path, reports=3)

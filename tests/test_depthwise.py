@@ -7,9 +7,6 @@ measured speed); ``test_both_engines_give_the_same_numbers`` holds them to ident
 """
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ from convnet import backend, constraints, gradcheck, optimizers, regularizers
 from convnet.layers import Dense, DepthwiseConv2D, Flatten, Input, SeparableConv2D
 from convnet.models import Model, Sequential, load_model, model_from_json
 from error_bounds import check_paths, gamma
+from real_keras import KERAS_PYTHONS, check_convnet_files, needs_keras
 
 TOL = 1e-6
 FIXTURES = Path(__file__).parent / "fixtures" / "depthwise"
@@ -392,22 +390,7 @@ def test_files_real_keras_wrote_load_and_predict_the_same(flavour, weights):
     assert whole.layers[2].bias is None
 
 
-KERAS_PYTHONS = [p for p in os.environ.get("CONVNET_KERAS_PYTHONS", "").split(os.pathsep) if p]
-
-
-@pytest.mark.skipif(not KERAS_PYTHONS,
-                    reason="set CONVNET_KERAS_PYTHONS to interpreters with Keras "
-                           "(see test_keras_interop.py)")
+@needs_keras
 @pytest.mark.parametrize("python", KERAS_PYTHONS)
 def test_real_keras_loads_what_convnet_writes(python, tmp_path):
-    here = Path(__file__).parent / "keras_interop"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    subprocess.run([sys.executable, str(here / "write_depthwise_files.py"), str(tmp_path)],
-                   check=True, env=env, capture_output=True)
-    env.setdefault("KERAS_BACKEND", "torch")
-    env.pop("PYTHONPATH")
-    result = subprocess.run([python, str(here / "check_with_keras.py"), str(tmp_path)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    report = [line for line in result.stdout.splitlines() if "max |diff|" in line]
-    assert result.returncode == 0 and len(report) == 3, result.stdout + result.stderr
-    assert not any("FAIL" in line for line in report)
+    check_convnet_files(python, "write_depthwise_files.py", tmp_path, reports=3)

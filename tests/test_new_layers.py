@@ -3,9 +3,6 @@ ActivityRegularization, Dropout(noise_shape=) and Dense(input_dim=): gradients, 
 configs in Keras's names, JSON and HDF5 round trips, and a small model that trains with them."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +23,7 @@ from convnet.layers import (
 )
 from convnet.layers.upsampling import bilinear_matrix
 from convnet.models import Sequential, model_from_json
+from real_keras import KERAS_PYTHONS, check_convnet_files, needs_keras
 
 TOL = 1e-6
 
@@ -258,22 +256,7 @@ def test_infer_chunk_is_the_inference_forward(make):
     np.testing.assert_array_equal(layer.infer_chunk(x), layer.forward(x, training=False))
 
 
-KERAS_PYTHONS = [p for p in os.environ.get("CONVNET_KERAS_PYTHONS", "").split(os.pathsep) if p]
-
-
-@pytest.mark.skipif(not KERAS_PYTHONS,
-                    reason="set CONVNET_KERAS_PYTHONS to interpreters with Keras "
-                           "(see test_keras_interop.py)")
+@needs_keras
 @pytest.mark.parametrize("python", KERAS_PYTHONS)
 def test_real_keras_loads_what_convnet_writes(python, tmp_path):
-    here = Path(__file__).parent / "keras_interop"
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
-    subprocess.run([sys.executable, str(here / "write_new_layers_files.py"), str(tmp_path)],
-                   check=True, env=env, capture_output=True)
-    env.setdefault("KERAS_BACKEND", "torch")
-    env.pop("PYTHONPATH")
-    result = subprocess.run([python, str(here / "check_with_keras.py"), str(tmp_path)],
-                            capture_output=True, text=True, env=env, timeout=600)
-    report = [line for line in result.stdout.splitlines() if "max |diff|" in line]
-    assert result.returncode == 0 and len(report) == 2, result.stdout + result.stderr
-    assert not any("FAIL" in line for line in report)
+    check_convnet_files(python, "write_new_layers_files.py", tmp_path, reports=2)
