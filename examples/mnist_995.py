@@ -23,10 +23,10 @@ BatchNormalization uses momentum 0.9 instead of Keras's 0.99, for the reason giv
 examples/residual_cnn.py (in a short run the 100-step moving average lags behind the weights).
 
 The test set is only watched (``validation_data``, for the history plot): nothing is chosen on
-it. Measured on 2026-12-05 (2-core AMD EPYC, other work sharing the machine): with
-``--seed 1`` and 25 epochs, 99.51 % test accuracy (test loss 0.0124; 49 s an epoch, 20.5 min
-of training), with ``--seed 2`` 99.60 % (test loss 0.0116); with 15 epochs seed 1 ended at 99.43 % (its best epoch had 99.55 %,
-but picking an epoch on the test set would be cheating). Hence the default of 25 epochs.
+it. Measured on 2026-12-05 (2-core AMD EPYC, other work sharing the machine), 25 epochs:
+``--seed 1`` 99.51 % test accuracy (test loss 0.0124; 49 s an epoch, 20.5 min of training),
+``--seed 2`` 99.60 % (test loss 0.0116). With 15 epochs seed 1 ended at 99.43 % (its best epoch
+had 99.55 %, but picking an epoch on the test set would be cheating). Hence the default of 25.
 
 Outputs in ``--out``: mnist_995.json + mnist_995.weights.h5 (the Keras architecture and
 weights, which tf-keras and Keras 3 load) and mnist_995_history.png.
