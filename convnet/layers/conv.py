@@ -31,12 +31,13 @@ from convnet.fast.conv_paths import ConvPath
 from convnet.fast.tasks import Tasks
 from convnet.kernels import reference
 from convnet.layers.activated import ActivationMixin
-from convnet.layers.base import Layer, pair
-from convnet.layers.padding import check_padding, same_padding, window_output_size
+from convnet.layers.base import Layer
+from convnet.layers.padding import same_padding, window_output_size
 from convnet.layers.regularized import Regularized
+from convnet.layers.windowed import WindowArguments
 
 
-class Conv2D(Regularized, ActivationMixin, Layer):
+class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
     """2-D convolution layer: ``filters`` kernels of ``kernel_size`` slid over the image.
 
     Input ``(batch, H, W, C)`` (``channels_last``) or ``(batch, C, H, W)`` (``channels_first``;
@@ -75,11 +76,8 @@ class Conv2D(Regularized, ActivationMixin, Layer):
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{what}: filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = pair(kernel_size, "kernel_size", what)
-        self.strides = pair(strides, "strides", what)
-        if pair(dilation_rate, "dilation_rate", what) != (1, 1) or groups != 1:
-            raise ValueError(f"{what}: dilation_rate other than (1, 1) and groups other than 1 "
-                             "are not supported")
+        self._set_window(what, kernel_size, strides, padding, data_format, dilation_rate, groups,
+                         activation, use_bias)
         if activity_regularizer is not None:
             # the fused Conv2D + MaxPooling2D backward would skip its gradient
             raise ValueError(f"{what}: activity_regularizer is not supported on Conv2D (got "
@@ -88,10 +86,6 @@ class Conv2D(Regularized, ActivationMixin, Layer):
         # kernel/bias regularizers and constraints: convnet.layers.regularized
         self._set_regularizers(kernel_regularizer, bias_regularizer, None, kernel_constraint,
                                bias_constraint)
-        self.padding = check_padding(padding, what)
-        self.data_format = backend.normalize_data_format(data_format)
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.normalize(kernel_initializer)
         self.bias_initializer = initializers.normalize(bias_initializer)
 

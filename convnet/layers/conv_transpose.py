@@ -34,12 +34,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet import backend, initializers
+from convnet import initializers
 from convnet.kernels import reference
 from convnet.layers.activated import ActivationMixin
 from convnet.layers.base import Layer, pair
-from convnet.layers.padding import check_padding
 from convnet.layers.regularized import Regularized
+from convnet.layers.windowed import WindowArguments
 
 
 def transpose_geometry(size: int, k: int, stride: int, padding: str,
@@ -62,7 +62,7 @@ def transpose_geometry(size: int, k: int, stride: int, padding: str,
     return length, k - 1 - left
 
 
-class Conv2DTranspose(Regularized, ActivationMixin, Layer):
+class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
     """Transposed 2-D convolution: ``filters`` output channels, kernel ``kernel_size``, the
     output ``strides`` times larger than the input (see the module docstring for the math).
 
@@ -86,28 +86,21 @@ class Conv2DTranspose(Regularized, ActivationMixin, Layer):
         if isinstance(filters, bool) or not isinstance(filters, (int, np.integer)) or filters < 1:
             raise ValueError(f"{what}: filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = pair(kernel_size, "kernel_size", what)
-        self.strides = pair(strides, "strides", what)
+        # (tf-keras writes groups=1; Keras 3's Conv2DTranspose has no such argument)
+        self._set_window(what, kernel_size, strides, padding, data_format, dilation_rate, groups,
+                         activation, use_bias)
         self.output_padding = (None if output_padding is None
                                else pair(output_padding, "output_padding", what, allow_zero=True))
         if self.output_padding is not None and any(
                 p >= s for p, s in zip(self.output_padding, self.strides)):
             raise ValueError(f"{what}: output_padding {self.output_padding} must be smaller than "
                              f"strides {self.strides} on each axis (as in Keras)")
-        if pair(dilation_rate, "dilation_rate", what) != (1, 1) or groups != 1:
-            # (tf-keras writes groups=1; Keras 3's Conv2DTranspose has no such argument)
-            raise ValueError(f"{what}: dilation_rate other than (1, 1) and groups other than 1 "
-                             "are not supported")
         if activity_regularizer is not None:
             raise ValueError(f"{what}: activity_regularizer is not supported on "
                              f"Conv2DTranspose (got {activity_regularizer!r}); put an "
                              "ActivityRegularization layer after it")
         self._set_regularizers(kernel_regularizer, bias_regularizer, None, kernel_constraint,
                                bias_constraint)
-        self.padding = check_padding(padding, what)
-        self.data_format = backend.normalize_data_format(data_format)
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.normalize(kernel_initializer)
         self.bias_initializer = initializers.normalize(bias_initializer)
 

@@ -44,12 +44,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet import backend, constraints, initializers, regularizers
+from convnet import constraints, initializers, regularizers
 from convnet.kernels import reference
 from convnet.layers.activated import ActivationMixin
-from convnet.layers.base import Layer, pair
-from convnet.layers.padding import check_padding, same_padding, window_output_size
+from convnet.layers.base import Layer
+from convnet.layers.padding import same_padding, window_output_size
 from convnet.layers.regularized import Regularized
+from convnet.layers.windowed import WindowArguments
 
 
 # ----- the math, as functions of arrays --------------------------------------------------------
@@ -86,7 +87,7 @@ def depthwise_backward(win: np.ndarray, kernel: np.ndarray, dz: np.ndarray,
 
 
 # ----- what the two layers share ---------------------------------------------------------------
-class _DepthwiseBase(Regularized, ActivationMixin, Layer):
+class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
     """Arguments, shapes, padding and weight rules of the two layers (see the module docstring).
 
     Kept by ``forward`` for ``backward``: ``_x_shape`` (the padded channels-last input's shape),
@@ -110,15 +111,8 @@ class _DepthwiseBase(Regularized, ActivationMixin, Layer):
             raise ValueError(f"{what}: depth_multiplier must be a positive integer, got "
                              f"{depth_multiplier!r}")
         self.depth_multiplier = int(depth_multiplier)
-        self.kernel_size = pair(kernel_size, "kernel_size", what)
-        self.strides = pair(strides, "strides", what)
-        if pair(dilation_rate, "dilation_rate", what) != (1, 1) or groups != 1:
-            raise ValueError(f"{what}: dilation_rate other than (1, 1) and groups other than 1 "
-                             "are not supported")
-        self.padding = check_padding(padding, what)
-        self.data_format = backend.normalize_data_format(data_format)
-        self._set_activation(activation)
-        self.use_bias = bool(use_bias)
+        self._set_window(what, kernel_size, strides, padding, data_format, dilation_rate, groups,
+                         activation, use_bias)
         self.depthwise_initializer = initializers.normalize(depthwise_initializer)
         self.bias_initializer = initializers.normalize(bias_initializer)
         self._set_regularizers(None, bias_regularizer, activity_regularizer, None,
