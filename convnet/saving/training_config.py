@@ -186,20 +186,33 @@ def _accepted(cls, config: dict, what: str) -> dict:
     return {k: v for k, v in config.items() if k in params}
 
 
-def _loss(spec, custom_objects: dict):
+def _unwrap_function(spec):
+    """Keras 3 writes a built-in loss or metric function as ``{"class_name": "function",
+    "config": name}``: the name."""
     if isinstance(spec, dict) and spec.get("class_name") == "function":
-        spec = spec.get("config")
+        return spec.get("config")
+    return spec
+
+
+def _named(spec: str, custom_objects: dict, what: str, lookup):
+    """A loss or metric given by name: the user's custom object of that name, or the name itself
+    once ``lookup`` (convnet's own registry) knows it."""
+    found = _custom(custom_objects, spec)
+    if found is not None:
+        return found
+    try:
+        lookup(spec)
+    except ValueError as exc:
+        raise FormatError(f"compile settings: unknown {what} {spec!r} ({exc}); pass it in "
+                          f"custom_objects={{{spec!r}: ...}} or load with compile=False") \
+            from None
+    return spec
+
+
+def _loss(spec, custom_objects: dict):
+    spec = _unwrap_function(spec)
     if isinstance(spec, str):
-        found = _custom(custom_objects, spec)
-        if found is not None:
-            return found
-        try:
-            losses_module.get_loss(spec)
-        except ValueError as exc:
-            raise FormatError(f"compile settings: unknown loss {spec!r} ({exc}); pass it in "
-                              f"custom_objects={{{spec!r}: ...}} or load with compile=False") \
-                from None
-        return spec
+        return _named(spec, custom_objects, "loss", losses_module.get_loss)
     if isinstance(spec, dict):
         name = _class_name(spec, "loss")
         config = dict(spec.get("config") or {})
@@ -225,19 +238,9 @@ def _loss(spec, custom_objects: dict):
 
 
 def _metric(spec, custom_objects: dict):
-    if isinstance(spec, dict) and spec.get("class_name") == "function":
-        spec = spec.get("config")
+    spec = _unwrap_function(spec)
     if isinstance(spec, str):
-        found = _custom(custom_objects, spec)
-        if found is not None:
-            return found
-        try:
-            metrics_module.get(spec)
-        except ValueError as exc:
-            raise FormatError(f"compile settings: unknown metric {spec!r} ({exc}); pass it in "
-                              f"custom_objects={{{spec!r}: ...}} or load with compile=False") \
-                from None
-        return spec
+        return _named(spec, custom_objects, "metric", metrics_module.get)
     if not isinstance(spec, dict):
         raise FormatError(f"compile settings: cannot read the metric {spec!r}")
     name = _class_name(spec, "metric")
