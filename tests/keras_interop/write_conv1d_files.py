@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from model_files import random_weights, write_files
 
 from convnet.layers import (
     AveragePooling1D,
@@ -40,20 +41,10 @@ def conv1d_model() -> Sequential:
 
 
 def main(folder: str) -> int:
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     model = conv1d_model()
     rng = np.random.default_rng(0)
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
-    x = rng.uniform(0, 1, (4, 16, 2)).astype("float32")
-    (out / "model.json").write_text(model.to_json())
-    model.save_weights(out / "weights.h5")
-    model.save_weights(out / "model.weights.h5")
-    model.save(out / "model.h5")
-    np.save(out / "input.npy", x)
-    np.save(out / "expected.npy", model.predict(x))
-    print(f"wrote {out}")
+    random_weights(model, rng)
+    write_files(model, Path(folder), rng.uniform(0, 1, (4, 16, 2)).astype("float32"))
     return 0
 
 

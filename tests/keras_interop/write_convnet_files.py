@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from model_files import write_files
 
 import convnet as keras
 from convnet.datasets import mnist
@@ -153,13 +154,7 @@ def main():
         x = x_test[:64].reshape(-1, 28, 28, 1).astype("float32") / 255
     if args.weights:
         model.load_weights(args.weights)
-    (out / "model.json").write_text(model.to_json())
-    model.save_weights(out / "weights.h5")
-    model.save_weights(out / "model.weights.h5")
-    model.save(out / "model.h5")
-    np.save(out / "input.npy", x)
-    np.save(out / "expected.npy", model.predict(x))
-    print(f"wrote {out}")
+    write_files(model, out, x)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from model_files import random_weights, write_files
 
 from convnet import constraints, regularizers
 from convnet.layers import Dense, DepthwiseConv2D, Flatten, SeparableConv2D
@@ -34,20 +35,10 @@ def depthwise_model() -> Sequential:
 
 
 def main(folder: str) -> int:
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     model = depthwise_model()
     rng = np.random.default_rng(0)
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
-    x = rng.uniform(0, 1, (4, 7, 7, 3)).astype("float32")
-    (out / "model.json").write_text(model.to_json())
-    model.save_weights(out / "weights.h5")
-    model.save_weights(out / "model.weights.h5")
-    model.save(out / "model.h5")
-    np.save(out / "input.npy", x)
-    np.save(out / "expected.npy", model.predict(x))
-    print(f"wrote {out}")
+    random_weights(model, rng)
+    write_files(model, Path(folder), rng.uniform(0, 1, (4, 7, 7, 3)).astype("float32"))
     return 0
 
 

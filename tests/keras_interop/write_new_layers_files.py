@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from model_files import random_weights, write_files
 
 from convnet import constraints, regularizers
 from convnet.layers import (
@@ -66,19 +67,10 @@ def new_layers_model() -> Sequential:
 
 
 def main(folder: str) -> int:
-    out = Path(folder)
-    out.mkdir(parents=True, exist_ok=True)
     model = new_layers_model()
     rng = np.random.default_rng(0)
-    model.set_weights([rng.uniform(-0.5, 0.5, w.shape).astype(w.dtype)
-                       for w in model.get_weights()])
-    x = rng.uniform(0, 1, (4, 6, 6, 2)).astype("float32")
-    (out / "model.json").write_text(model.to_json())
-    model.save_weights(out / "weights.h5")
-    model.save_weights(out / "model.weights.h5")
-    np.save(out / "input.npy", x)
-    np.save(out / "expected.npy", model.predict(x))
-    print(f"wrote {out}")
+    random_weights(model, rng)
+    write_files(model, Path(folder), rng.uniform(0, 1, (4, 6, 6, 2)).astype("float32"), whole=False)
     return 0
 
 
