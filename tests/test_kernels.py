@@ -379,3 +379,15 @@ def test_batchnorm_kernels_match_reference(rows, c, dtype, batch_stats, seed):
     error_bounds.check_paths(dbeta_j, dbeta, g(rows, dtype) * ady.sum(axis=0), "dbeta")
     terms = ady + ady.mean(axis=0) + axh * (ady * axh).mean(axis=0)
     error_bounds.check_paths(dx_j, dx, g(rows + 6, dtype) * np.abs(gamma * inv_std) * terms, "dx")
+
+
+def test_batchnorm_stats_keep_a_small_spread_far_from_zero():
+    """The fast statistics are one pass of sums shifted by the first row: a channel whose mean
+    is 1e7 times its spread still gets its variance to float64 accuracy (an unshifted
+    ``mean(x**2) - mean(x)**2`` would lose every digit)."""
+    rng = np.random.default_rng(3)
+    x = 1e4 + 1e-3 * rng.standard_normal((3000, 4))
+    x[0] += 5e-3                                   # the shift itself five spreads off the mean
+    mean, var = jit.batchnorm_stats(x)
+    np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(var, x.var(axis=0), rtol=1e-9)

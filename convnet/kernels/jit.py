@@ -639,30 +639,40 @@ BN_BLOCK = 512
 
 
 @njit(cache=True, nogil=True)
-def _bn_block_sums(x, center, out, first, stop):
-    """out[b, c] = sum over block b's rows of x[:, c] - center[c] (and its square, out[b, C+c])."""
+def _bn_block_sums(x, shift, out, first, stop):
+    """out[b, c] = sum over block b's rows of d = x[:, c] - shift[c], and out[b, C+c] the sum of
+    d**2, in float64 (local accumulators, so the channel loop vectorises)."""
     m, c = x.shape
+    s1, s2 = np.empty(c), np.empty(c)
     for b in range(first, stop):
+        s1[:] = 0.0
+        s2[:] = 0.0
         for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
             for ch in range(c):
-                d = x[r, ch] - center[ch]
-                out[b, ch] += d
-                out[b, c + ch] += d * d
+                d = np.float64(x[r, ch]) - shift[ch]
+                s1[ch] += d
+                s2[ch] += d * d
+        for ch in range(c):
+            out[b, ch] = s1[ch]
+            out[b, c + ch] = s2[ch]
 
 
 def batchnorm_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """See :func:`convnet.kernels.reference.batchnorm_stats`: two passes (the mean, then the
-    squares about it), float64 sums."""
+    """See :func:`convnet.kernels.reference.batchnorm_stats`: one pass of float64 sums of
+    ``d = x - x[0]`` and ``d**2`` (shifted by the first row, so no large mean cancels:
+    ``var = mean(d**2) - mean(d)**2`` is as accurate as the two-pass formula unless a channel's
+    spread is below 1e-8 of its offset from the first row), blocks summed in a fixed order so
+    1 and 2 threads give the same bits."""
     x = np.ascontiguousarray(x)
     m, c = x.shape
     blocks = -(-m // BN_BLOCK)
-    sums = np.zeros((blocks, 2 * c))
-    _spread(_bn_block_sums, blocks, x.size, x, np.zeros(c), sums)
-    mean = sums[:, :c].sum(axis=0) / m
-    sums[...] = 0
-    _spread(_bn_block_sums, blocks, x.size, x, mean, sums)
-    var = sums[:, c:].sum(axis=0) / m
-    return mean.astype(x.dtype), var.astype(x.dtype)
+    sums = np.empty((blocks, 2 * c))
+    shift = x[0].astype(np.float64)
+    _spread(_bn_block_sums, blocks, x.size, x, shift, sums)
+    total = sums.sum(axis=0) / m
+    mean_d = total[:c]
+    var = np.maximum(total[c:] - mean_d * mean_d, 0.0)
+    return (shift + mean_d).astype(x.dtype), var.astype(x.dtype)
 
 
 @njit(cache=True, nogil=True)
@@ -688,12 +698,20 @@ def batchnorm_forward(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, gamm
 
 @njit(cache=True, nogil=True)
 def _bn_grad_sums(dy, xhat, out, first, stop):
+    """out[b, c] = sum over block b's rows of dy * xhat, out[b, C+c] of dy (float64)."""
     m, c = dy.shape
+    s1, s2 = np.empty(c), np.empty(c)
     for b in range(first, stop):
+        s1[:] = 0.0
+        s2[:] = 0.0
         for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
             for ch in range(c):
-                out[b, ch] += dy[r, ch] * xhat[r, ch]
-                out[b, c + ch] += dy[r, ch]
+                d = np.float64(dy[r, ch])
+                s1[ch] += d * np.float64(xhat[r, ch])
+                s2[ch] += d
+        for ch in range(c):
+            out[b, ch] = s1[ch]
+            out[b, c + ch] = s2[ch]
 
 
 @njit(cache=True, nogil=True)
@@ -709,7 +727,7 @@ def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, g: np.ndarray,
     one for dx."""
     dy, xhat = np.ascontiguousarray(dy), np.ascontiguousarray(xhat)
     m, c = dy.shape
-    sums = np.zeros((-(-m // BN_BLOCK), 2 * c))
+    sums = np.empty((-(-m // BN_BLOCK), 2 * c))
     _spread(_bn_grad_sums, sums.shape[0], dy.size, dy, xhat, sums)
     total = sums.sum(axis=0)
     dgamma, dbeta = total[:c].astype(dy.dtype), total[c:].astype(dy.dtype)
