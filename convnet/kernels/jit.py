@@ -639,19 +639,22 @@ BN_BLOCK = 512
 
 
 @njit(cache=True, nogil=True)
-def _bn_block_sums(x, shift, out, first, stop):
-    """out[b, c] = sum over block b's rows of d = x[:, c] - shift[c], and out[b, C+c] the sum of
-    d**2, in float64 (local accumulators, so the channel loop vectorises)."""
-    m, c = x.shape
+def _bn_block_sums(u, v, shift, out, first, stop):
+    """For each block b of BN_BLOCK rows and each channel, with ``d = u - shift`` and
+    ``e = v - shift``: ``out[b, c] = sum d`` and ``out[b, C + c] = sum d * e``, in float64
+    (local accumulators, so the channel loop vectorises). The statistics take ``u = v = x``
+    (sums of d and d**2), the backward ``u = dy``, ``v = xhat``, no shift (sums of dy and
+    dy * xhat)."""
+    m, c = u.shape
     s1, s2 = np.empty(c), np.empty(c)
     for b in range(first, stop):
         s1[:] = 0.0
         s2[:] = 0.0
         for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
             for ch in range(c):
-                d = np.float64(x[r, ch]) - shift[ch]
+                d = np.float64(u[r, ch]) - shift[ch]
                 s1[ch] += d
-                s2[ch] += d * d
+                s2[ch] += d * (np.float64(v[r, ch]) - shift[ch])
         for ch in range(c):
             out[b, ch] = s1[ch]
             out[b, c + ch] = s2[ch]
@@ -668,7 +671,7 @@ def batchnorm_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blocks = -(-m // BN_BLOCK)
     sums = np.empty((blocks, 2 * c))
     shift = x[0].astype(np.float64)
-    _spread(_bn_block_sums, blocks, x.size, x, shift, sums)
+    _spread(_bn_block_sums, blocks, x.size, x, x, shift, sums)
     total = sums.sum(axis=0) / m
     mean_d = total[:c]
     var = np.maximum(total[c:] - mean_d * mean_d, 0.0)
@@ -697,24 +700,6 @@ def batchnorm_forward(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, gamm
 
 
 @njit(cache=True, nogil=True)
-def _bn_grad_sums(dy, xhat, out, first, stop):
-    """out[b, c] = sum over block b's rows of dy * xhat, out[b, C+c] of dy (float64)."""
-    m, c = dy.shape
-    s1, s2 = np.empty(c), np.empty(c)
-    for b in range(first, stop):
-        s1[:] = 0.0
-        s2[:] = 0.0
-        for r in range(b * BN_BLOCK, min(m, (b + 1) * BN_BLOCK)):
-            for ch in range(c):
-                d = np.float64(dy[r, ch])
-                s1[ch] += d * np.float64(xhat[r, ch])
-                s2[ch] += d
-        for ch in range(c):
-            out[b, ch] = s1[ch]
-            out[b, c + ch] = s2[ch]
-
-
-@njit(cache=True, nogil=True)
 def _bn_dx(dy, xhat, g, mean_dy, mean_dy_xhat, dx, first, stop):
     for r in range(first, stop):
         for ch in range(dy.shape[1]):
@@ -728,14 +713,14 @@ def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, g: np.ndarray,
     dy, xhat = np.ascontiguousarray(dy), np.ascontiguousarray(xhat)
     m, c = dy.shape
     sums = np.empty((-(-m // BN_BLOCK), 2 * c))
-    _spread(_bn_grad_sums, sums.shape[0], dy.size, dy, xhat, sums)
+    _spread(_bn_block_sums, sums.shape[0], dy.size, dy, xhat, np.zeros(c), sums)
     total = sums.sum(axis=0)
-    dgamma, dbeta = total[:c].astype(dy.dtype), total[c:].astype(dy.dtype)
+    dbeta, dgamma = total[:c].astype(dy.dtype), total[c:].astype(dy.dtype)
     g = np.ascontiguousarray(np.broadcast_to(g, (c,)), dtype=dy.dtype)
     dx = np.empty_like(dy)
     if batch_stats:
-        _spread(_bn_dx, m, dy.size, dy, xhat, g, (total[c:] / m).astype(dy.dtype),
-                (total[:c] / m).astype(dy.dtype), dx)
+        _spread(_bn_dx, m, dy.size, dy, xhat, g, (total[:c] / m).astype(dy.dtype),
+                (total[c:] / m).astype(dy.dtype), dx)
     else:
         _spread(_bn_dx, m, dy.size, dy, xhat, g, np.zeros(c, dy.dtype), np.zeros(c, dy.dtype),
                 dx)

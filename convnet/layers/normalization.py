@@ -23,11 +23,11 @@ Reference: Ioffe and Szegedy, "Batch Normalization", 2015 (arXiv:1502.03167).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
 
 import numpy as np
 
 from convnet import backend, initializers, kernels
+from convnet.arguments import real_number
 from convnet.layers.base import Layer, format_shape
 
 
@@ -78,10 +78,8 @@ class BatchNormalization(Layer):
         super().__init__(**kwargs)
         what = self.describe()
         self.axis = _check_axis(axis, what)
-        self.momentum = _check_number(momentum, "momentum", what, "must be in [0, 1)",
-                                      lambda v: 0.0 <= v < 1.0)
-        self.epsilon = _check_number(epsilon, "epsilon", what, "must be a positive number",
-                                     lambda v: 0.0 < v < np.inf)
+        self.momentum = real_number(what, "momentum", momentum, 0.0, 1.0, high_open=True)
+        self.epsilon = real_number(what, "epsilon", epsilon, 0.0, low_open=True)
         for arg, switch in (("center", center), ("scale", scale)):
             if not isinstance(switch, (bool, np.bool_)):
                 raise ValueError(f"{what}: {arg} must be True or False, got {switch!r}")
@@ -180,7 +178,8 @@ class BatchNormalization(Layer):
 
     def _forward_fast(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """The same numbers by the fast engine's kernels (``kernels.batchnorm_*``, NumPy twins
-        in ``kernels/reference.py``): two passes for the statistics, one for xhat and y."""
+        in ``kernels/reference.py``): one pass of shifted float64 sums for the statistics, one for
+        xhat and y."""
         if self._batch_stats:
             mean, var = kernels.batchnorm_stats(rows)
             mm, mv = self.params["moving_mean"], self.params["moving_variance"]
@@ -208,7 +207,7 @@ class BatchNormalization(Layer):
         assert xhat is not None, "a forward pass keeps xhat (checked before backward)"
         dy = dy.astype(xhat.dtype, copy=False)
         rows = self._rows(xhat)
-        if rows is not None:                             # the fast engine's two passes
+        if rows is not None:                             # the fast engine: two passes
             gamma, _ = self._gamma_beta()
             dx, dgamma, dbeta = kernels.batchnorm_backward(
                 dy.reshape(rows.shape), rows, gamma * self._inv_std, self._batch_stats)
@@ -274,10 +273,3 @@ def _check_axis(axis, what: str) -> int:
                          "last, 1 for channels_first images)")
     return int(axis)
 
-
-def _check_number(value, arg: str, what: str, rule: str, ok: Callable[[float], bool]) -> float:
-    """``float(value)`` when it is a real number that passes ``ok``; else a clear error."""
-    if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
-            or not ok(float(value))):
-        raise ValueError(f"{what}: {arg} {rule}, got {value!r}")
-    return float(value)
