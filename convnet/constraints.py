@@ -22,11 +22,10 @@ are read too.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convnet import backend
+from convnet.arguments import real_number
 from convnet.config_objects import ConfigObject
 
 
@@ -43,18 +42,6 @@ def _axis(owner: str, axis) -> int | list[int]:
     if not ok:
         raise ValueError(f"{owner}: axis must be an integer or a list of integers, got {axis!r}")
     return axes
-
-
-def _number(owner: str, what: str, value, low: float = 0.0, high: float = math.inf) -> float:
-    try:
-        ok = (not isinstance(value, bool) and math.isfinite(float(value))
-              and low <= float(value) <= high)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        raise ValueError(f"{owner}: {what} must be a finite number in [{low}, {high}], "
-                         f"got {value!r}")
-    return value
 
 
 class Constraint(ConfigObject):
@@ -77,7 +64,7 @@ class MaxNorm(Constraint):
     """Each norm along ``axis`` at most ``max_value`` (larger ones are scaled down)."""
 
     def __init__(self, max_value=2, axis=0):
-        self.max_value = _number("MaxNorm", "max_value", max_value)
+        self.max_value = real_number("MaxNorm", "max_value", max_value, 0.0)
         self.axis = _axis("MaxNorm", axis)
 
     def __call__(self, w):
@@ -94,9 +81,9 @@ class MinMaxNorm(Constraint):
     (``rate=1``: exactly into it)."""
 
     def __init__(self, min_value=0.0, max_value=1.0, rate=1.0, axis=0):
-        self.min_value = _number("MinMaxNorm", "min_value", min_value)
-        self.max_value = _number("MinMaxNorm", "max_value", max_value, low=float(min_value))
-        self.rate = _number("MinMaxNorm", "rate", rate, high=1.0)
+        self.min_value = real_number("MinMaxNorm", "min_value", min_value, 0.0)
+        self.max_value = real_number("MinMaxNorm", "max_value", max_value, self.min_value)
+        self.rate = real_number("MinMaxNorm", "rate", rate, 0.0, 1.0)
         self.axis = _axis("MinMaxNorm", axis)
 
     def __call__(self, w):

@@ -26,6 +26,7 @@ import math
 import numpy as np
 
 from convnet import backend, utils
+from convnet.arguments import real_number
 from convnet.config_objects import ConfigObject
 
 
@@ -34,16 +35,6 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
         return (shape[0] if shape else 1), (shape[0] if shape else 1)
     receptive = int(np.prod(shape[:-2]))
     return shape[-2] * receptive, shape[-1] * receptive
-
-
-def _number(owner: str, what: str, value, positive: bool = False) -> float:
-    """``value`` as a float: a finite real number (``> 0`` when ``positive``)."""
-    ok = (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-          and math.isfinite(value) and (not positive or value > 0))
-    if not ok:
-        bound = "a positive number" if positive else "a finite number"
-        raise ValueError(f"{owner}: {what} must be {bound}, got {value!r}")
-    return float(value)
 
 
 def _seed(owner: str, seed) -> int | None:
@@ -83,7 +74,7 @@ class Constant(Initializer):
     """Every element ``value`` (a number)."""
 
     def __init__(self, value=0.0):
-        self.value = _number("Constant", "value", value)
+        self.value = real_number("Constant", "value", value)
 
     def _draw(self, shape):
         return np.full(shape, self.value)
@@ -105,8 +96,8 @@ class RandomNormal(_Seeded):
     """Normal ``N(mean, stddev^2)``."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _number("RandomNormal", "mean", mean)
-        self.stddev = _number("RandomNormal", "stddev", stddev, positive=True)
+        self.mean = real_number("RandomNormal", "mean", mean)
+        self.stddev = real_number("RandomNormal", "stddev", stddev, 0.0, low_open=True)
         self.seed = _seed("RandomNormal", seed)
 
     def _draw(self, shape):
@@ -120,8 +111,8 @@ class RandomUniform(_Seeded):
     """Uniform on ``[minval, maxval)``."""
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        self.minval = _number("RandomUniform", "minval", minval)
-        self.maxval = _number("RandomUniform", "maxval", maxval)
+        self.minval = real_number("RandomUniform", "minval", minval)
+        self.maxval = real_number("RandomUniform", "maxval", maxval)
         if self.maxval <= self.minval:
             raise ValueError(f"RandomUniform: maxval must be greater than minval, got "
                              f"minval={minval!r}, maxval={maxval!r}")
@@ -154,8 +145,8 @@ class TruncatedNormal(_Seeded):
     actual standard deviation is about ``0.88 stddev``, as in Keras)."""
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = _number("TruncatedNormal", "mean", mean)
-        self.stddev = _number("TruncatedNormal", "stddev", stddev, positive=True)
+        self.mean = real_number("TruncatedNormal", "mean", mean)
+        self.stddev = real_number("TruncatedNormal", "stddev", stddev, 0.0, low_open=True)
         self.seed = _seed("TruncatedNormal", seed)
 
     def _draw(self, shape):
@@ -178,7 +169,7 @@ class VarianceScaling(_Seeded):
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
         name = type(self).__name__
-        self.scale = _number(name, "scale", scale, positive=True)
+        self.scale = real_number(name, "scale", scale, 0.0, low_open=True)
         if mode not in _MODES:
             raise ValueError(f"{name}: mode must be one of {list(_MODES)}, got {mode!r}")
         if distribution == "normal":             # tf-keras 2.x / Keras 2 spelling
@@ -263,7 +254,7 @@ class Orthogonal(_Seeded):
     distributed. Needs at least 2 dimensions."""
 
     def __init__(self, gain=1.0, seed=None):
-        self.gain = _number("Orthogonal", "gain", gain)
+        self.gain = real_number("Orthogonal", "gain", gain)
         self.seed = _seed("Orthogonal", seed)
 
     def _draw(self, shape):
@@ -287,7 +278,7 @@ class Identity(Initializer):
     non-square one)."""
 
     def __init__(self, gain=1.0):
-        self.gain = _number("Identity", "gain", gain)
+        self.gain = real_number("Identity", "gain", gain)
 
     def _draw(self, shape):
         if len(shape) != 2:

@@ -9,23 +9,11 @@ inputs away from the kinks.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from convnet import initializers
+from convnet.arguments import real_number
 from convnet.layers.base import Layer
-
-
-def _number(layer: Layer, what: str, value, minimum: float | None = 0.0) -> float:
-    """``value`` as a float, refusing None, bools, non-numbers, infinities and (unless
-    ``minimum`` is None) anything below ``minimum``."""
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    ok = ok and math.isfinite(value) and (minimum is None or value >= minimum)
-    if not ok:
-        bound = "a finite number" if minimum is None else f"a number >= {minimum:g}"
-        raise ValueError(f"{layer.describe()}: {what} must be {bound}, got {value!r}")
-    return float(value)
 
 
 class _Elementwise(Layer):
@@ -70,9 +58,11 @@ class ReLU(_Elementwise):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.max_value = None if max_value is None else _number(self, "max_value", max_value)
-        self.negative_slope = _number(self, "negative_slope", negative_slope)
-        self.threshold = _number(self, "threshold", threshold)
+        what = self.describe()
+        self.max_value = None if max_value is None else real_number(what, "max_value", max_value,
+                                                                    0.0)
+        self.negative_slope = real_number(what, "negative_slope", negative_slope, 0.0)
+        self.threshold = real_number(what, "threshold", threshold, 0.0)
 
     def _f(self, x):
         y = np.where(x > self.threshold, x, x.dtype.type(0))
@@ -111,7 +101,7 @@ class LeakyReLU(_Elementwise):
         if "alpha" in kwargs:                              # tf-keras 2.x spelling
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
-        self.negative_slope = _number(self, "negative_slope", negative_slope)
+        self.negative_slope = real_number(self.describe(), "negative_slope", negative_slope, 0.0)
 
     def _f(self, x):
         return np.where(x > 0, x, x.dtype.type(self.negative_slope) * x)
@@ -133,7 +123,7 @@ class ELU(_Elementwise):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _number(self, "alpha", alpha, minimum=None)
+        self.alpha = real_number(self.describe(), "alpha", alpha)
 
     def _f(self, x):
         # expm1 of min(x, 0): exact near 0, and no overflow warning from the unused branch

@@ -9,22 +9,11 @@ import math
 import numpy as np
 
 from convnet import backend, regularizers
+from convnet.arguments import real_number
 from convnet.layers.base import Layer
 from convnet.layers.core import Dropout
 from convnet.layers.regularized import Regularized
 from convnet.layers.seeded import Seeded
-
-
-def _fraction(owner: str, what: str, value, high_open: bool = True) -> float:
-    try:
-        ok = not isinstance(value, bool) and 0.0 <= float(value) and (
-            float(value) < 1.0 if high_open else math.isfinite(float(value)))
-    except (TypeError, ValueError):
-        ok = False
-    if not ok:
-        bound = "in [0, 1)" if high_open else "a finite number >= 0"
-        raise ValueError(f"{owner}: {what} must be {bound}, got {value!r}")
-    return float(value)
 
 
 class SpatialDropout2D(Dropout):
@@ -72,7 +61,7 @@ class GaussianNoise(Seeded, Layer):
 
     def __init__(self, stddev: float, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.stddev = _fraction(self.describe(), "stddev", stddev, high_open=False)
+        self.stddev = real_number(self.describe(), "stddev", stddev, 0.0)
         self._set_seed(seed, self.describe())
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -107,7 +96,7 @@ class GaussianDropout(Seeded, Layer):
 
     def __init__(self, rate: float, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.rate = _fraction(self.describe(), "rate", rate)
+        self.rate = real_number(self.describe(), "rate", rate, 0.0, 1.0, high_open=True)
         self._set_seed(seed, self.describe())
         self._noise: np.ndarray | None = None
 
