@@ -92,7 +92,8 @@ def layer_flops(layer, first: bool) -> tuple[int, int, int]:
         else:
             oh, ow, f = out
         macs = oh * ow * kh * kw * c * f
-        cols = oh * ow * kh * kw * c * np.dtype(layer.dtype).itemsize
+        wh, ww = layer.window            # a dilated kernel's span: what im2col unfolds
+        cols = oh * ow * wh * ww * c * np.dtype(layer.dtype).itemsize
         return 2 * macs, (2 if not first else 1) * 2 * macs, cols
     if isinstance(layer, Dense):
         rows = int(np.prod(out[:-1])) if len(out) > 1 else 1

@@ -39,6 +39,7 @@ from convnet.layers import (
     Flatten,
     MaxPooling2D,
 )
+from convnet.layers.dilation import dilate_kernel, undilate_gradient
 from convnet.layers.padding import same_padding
 
 TRANSFORM_DEPTH = 40   # Winograd: additions and scalings in the four transforms, plus storing
@@ -152,7 +153,7 @@ def _channels_first(layer) -> bool:
 def _could_take_winograd(layer) -> bool:
     """Conv2D takes Winograd for 3x3 stride-1 kernels over enough input channels (when its
     per-core path runs); the bound then covers both Winograd and the other paths."""
-    return (isinstance(layer, Conv2D) and tuple(layer.kernel_size) == (3, 3)
+    return (isinstance(layer, Conv2D) and tuple(layer.window) == (3, 3)
             and tuple(layer.strides) == (1, 1)
             and layer.params["kernel"].shape[2] >= layer.WINOGRAD_MIN_CHANNELS)
 
@@ -189,7 +190,7 @@ def _winograd_kernel_grad(d: np.ndarray, dz: np.ndarray) -> np.ndarray:
 def _padded(layer, x_last: np.ndarray) -> tuple[np.ndarray, tuple]:
     if layer.padding == "valid":
         return x_last, (0, 0, 0, 0)
-    (kh, kw), (sh, sw) = layer.kernel_size, layer.strides
+    (kh, kw), (sh, sw) = layer.window, layer.strides
     (pt, pb), (pl, pr) = (same_padding(x_last.shape[1], kh, sh),
                           same_padding(x_last.shape[2], kw, sw))
     return np.pad(x_last, ((0, 0), (pt, pb), (pl, pr), (0, 0))), (pt, pb, pl, pr)
@@ -244,13 +245,15 @@ def winograd_input_grad_bound(dz: np.ndarray, kernel: np.ndarray, dtype=None) ->
 
 
 def _winograd_bounds(layer, xa: np.ndarray, dza: np.ndarray | None, dtype) -> dict:
-    """Bounds of a Conv2D's Winograd path for ``|x|`` (layer layout) and ``|dL/dz|``."""
-    kernel = layer.params["kernel"]
+    """Bounds of a Conv2D's Winograd path for ``|x|`` (layer layout) and ``|dL/dz|`` (on the
+    kernel the path runs: dilated, with zeros between its taps, if the layer is)."""
+    kernel = dilate_kernel(layer.params["kernel"], layer.dilation_rate)
     d, (pt, _, pl, _) = _padded(layer, _channels_last(layer, xa))
     out = {"z": _back(layer, winograd_conv_bound(d, kernel, dtype))}
     if dza is not None:
         dz = _channels_last(layer, dza)
-        out["kernel"] = winograd_kernel_grad_bound(d, dz, dtype)
+        out["kernel"] = undilate_gradient(winograd_kernel_grad_bound(d, dz, dtype),
+                                          layer.dilation_rate)
         h, w = (xa.shape[2], xa.shape[3]) if _channels_first(layer) else xa.shape[1:3]
         full = winograd_input_grad_bound(dz, kernel, dtype)
         out["dx"] = _back(layer, full[:, pt:pt + h, pl:pl + w])
@@ -420,7 +423,8 @@ def _layer_forward(layer, v: np.ndarray, e: np.ndarray, dtype) -> tuple[np.ndarr
         if _could_take_winograd(layer):
             if _probabilistic:
                 d, _ = _padded(layer, _channels_last(layer, v))
-                extra = _back(layer, _winograd_probabilistic(d, layer.params["kernel"], dtype))
+                kernel = dilate_kernel(layer.params["kernel"], layer.dilation_rate)
+                extra = _back(layer, _winograd_probabilistic(d, kernel, dtype))
             else:
                 extra = _winograd_bounds(layer, reach, None, dtype)["z"]
             e_z = e_z + extra + gamma(2, dtype) * bias

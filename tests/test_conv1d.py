@@ -238,8 +238,8 @@ def test_keras_spellings_and_bad_arguments():
         Conv1D(2, 3, padding="causal", data_format="channels_first")
     with pytest.raises(ValueError, match="Conv1D 'c': filters must be a positive integer"):
         Conv1D(0, 3, name="c")
-    with pytest.raises(ValueError, match="dilation_rate"):
-        Conv1D(2, 3, dilation_rate=2)
+    with pytest.raises(ValueError, match="Conv1D 'c': strides > 1 together with dilation_rate"):
+        Conv1D(2, 3, strides=2, dilation_rate=2, name="c")
     with pytest.raises(ValueError, match=r"Conv1D 'c' expects input of shape \(batch, steps"):
         Conv1D(2, 3, name="c").forward(np.zeros((1, 4, 4, 1)))
     with pytest.raises(ValueError, match="Conv1D 'c': kernel_size 5 does not fit in 4 steps"):

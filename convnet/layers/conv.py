@@ -17,6 +17,10 @@ That is the code below, and on the NumPy engine (``backend.set_engine("numpy")``
 that runs. On the fast engine (the default) the same products run another way, chosen once per
 engine by :func:`convnet.fast.conv_paths.choose` (a direct loop over small windows, Winograd's
 F(4x4, 3x3), or im2col in per-core tasks); :attr:`Conv2D.path` says which.
+
+``dilation_rate`` ``(dh, dw)`` spaces the taps ``dh`` rows and ``dw`` columns apart (as in
+Keras): the layer then runs all of the above on the kernel with zeros between its taps and keeps
+the taps' cells of that kernel's gradient (:mod:`convnet.layers.dilation`).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from convnet.fast.tasks import Tasks
 from convnet.kernels import reference
 from convnet.layers.activated import ActivationMixin
 from convnet.layers.base import Layer
+from convnet.layers.dilation import dilate_kernel, effective_size, undilate_gradient
 from convnet.layers.padding import same_padding, window_output_size
 from convnet.layers.regularized import Regularized
 from convnet.layers.windowed import WindowArguments
@@ -42,7 +47,9 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
 
     Input ``(batch, H, W, C)`` (``channels_last``) or ``(batch, C, H, W)`` (``channels_first``;
     transposed to channels-last at the layer's edges). Kernel in Keras's layout
-    ``(KH, KW, C, filters)``, bias ``(filters,)``.
+    ``(KH, KW, C, filters)``, bias ``(filters,)``. With ``dilation_rate`` ``(dh, dw)`` the
+    window spans ``dh*(KH-1)+1`` by ``dw*(KW-1)+1`` cells (:attr:`window`), and output sizes,
+    'same' padding and the fast path's choice are those of a kernel that size.
 
     Kept by ``forward`` for ``backward``: ``_x_padded`` (the padded input, channels-last),
     ``_cols`` (its im2col matrix, on the NumPy engine; the fast paths unfold it again in
@@ -77,7 +84,7 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
             raise ValueError(f"{what}: filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
         self._set_window(what, kernel_size, strides, padding, data_format, dilation_rate, groups,
-                         activation, use_bias)
+                         activation, use_bias, dilation=True)
         if activity_regularizer is not None:
             # the fused Conv2D + MaxPooling2D backward would skip its gradient
             raise ValueError(f"{what}: activity_regularizer is not supported on Conv2D (got "
@@ -89,10 +96,22 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         self.kernel_initializer = initializers.normalize(kernel_initializer)
         self.bias_initializer = initializers.normalize(bias_initializer)
 
+    @property
+    def window(self) -> tuple[int, int]:
+        """The cells one window spans, ``(dh*(KH-1)+1, dw*(KW-1)+1)``: ``kernel_size`` unless
+        dilated."""
+        (kh, kw), (dh, dw) = self.kernel_size, self.dilation_rate
+        return effective_size(kh, dh), effective_size(kw, dw)
+
+    def _kernel(self) -> np.ndarray:
+        """The kernel the products use: ``params["kernel"]`` itself, or dilated, with zeros
+        between its taps (``window``-sized)."""
+        return dilate_kernel(self.params["kernel"], self.dilation_rate)
+
     def _pads(self, h: int, w: int) -> tuple[tuple[int, int], tuple[int, int]]:
         if self.padding == "valid":
             return (0, 0), (0, 0)
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        (kh, kw), (sh, sw) = self.window, self.strides
         return same_padding(h, kh, sh), same_padding(w, kw, sw)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
@@ -103,12 +122,14 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
             c, h, w = input_shape
         else:
             h, w, c = input_shape
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        (kh, kw), (sh, sw) = self.window, self.strides
         oh = window_output_size(h, kh, sh, self.padding)
         ow = window_output_size(w, kw, sw, self.padding)
         if oh < 1 or ow < 1:
-            raise ValueError(f"Conv2D '{self.name}': kernel {self.kernel_size} does not fit in a "
-                             f"{h}x{w} input with padding='valid'")
+            spans = "" if self.dilation_rate == (1, 1) else \
+                f" with dilation_rate {self.dilation_rate} (a {kh}x{kw} window)"
+            raise ValueError(f"Conv2D '{self.name}': kernel {self.kernel_size}{spans} does not "
+                             f"fit in a {h}x{w} input with padding='valid'")
         if self.data_format == "channels_first":
             return (self.filters, oh, ow)
         return (oh, ow, self.filters)
@@ -144,7 +165,8 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         changes (the engine, the dtype, the kernel's shape, per-core threads, the class
         attributes above, autotuning)."""
         kernel = self.params["kernel"]
-        key = (backend.get_engine(), self.dtype, kernel.shape, threads.available(),
+        key = (backend.get_engine(), self.dtype, kernel.shape, self.dilation_rate,
+               threads.available(),
                self.DIRECT_MAX_CELLS, self.WINOGRAD_MIN_CHANNELS, self.TASK, self.CHUNK,
                self.BLOCK, self.PATH,
                autotune.enabled() and (self.input_shape, self._wants_dx))
@@ -156,7 +178,8 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         return chosen[1]
 
     def _choose_path(self) -> ConvPath:
-        shape, dtype = self.params["kernel"].shape, str(self.dtype)
+        # the paths run the dilated kernel: chosen for its size (a 2x2 kernel at rate 2 is 3x3)
+        shape, dtype = self.window + self.params["kernel"].shape[2:], str(self.dtype)
         tasks = Tasks(self.TASK, self.CHUNK)
         if self.PATH is not None:
             names = conv_paths.runnable(shape, self.strides, dtype)
@@ -167,8 +190,9 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
             return conv_paths.make(self.PATH, self.strides, dtype, tasks, self.BLOCK)
         if autotune.enabled() and self.input_shape is not None:
             names = conv_paths.with_chunks(conv_paths.candidates(shape, self.strides, dtype))
+            dilated = f"dilation {self.dilation_rate} " if self.dilation_rate != (1, 1) else ""
             layer_key = (f"Conv2D {dtype} input {tuple(self.input_shape)} kernel {shape} "
-                         f"strides {tuple(self.strides)} {self.data_format} "
+                         f"strides {tuple(self.strides)} {self.data_format} {dilated}"
                          f"activation {self.activation} bias {self.use_bias} "
                          f"{'no dL/dx' if self._wants_dx is False else 'with dL/dx'}")
             name, chunk = conv_paths.split_chunk(autotune.choose(layer_key, names,
@@ -211,9 +235,9 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         n = x.shape[0]
         x, self._pad = self._padded_input(x)                 # channels-last, zero-padded
         self._x_padded = x
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        (kh, kw), (sh, sw) = self.window, self.strides         # kernel_size unless dilated
         oh, ow = (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
-        kernel, bias = self.params["kernel"], self.params.get("bias")
+        kernel, bias = self._kernel(), self.params.get("bias")
         path = self.path
         if path is None:
             self._cols = reference.im2col(x, kh, kw, sh, sw)   # one window per row
@@ -230,17 +254,16 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
     def infer_chunk(self, x: np.ndarray) -> np.ndarray:
         """``forward(x)`` at inference for a few samples, on this thread alone (see Layer)."""
         x, _ = self._padded_input(x)
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        (kh, kw), (sh, sw) = self.window, self.strides
         n, oh, ow = x.shape[0], (x.shape[1] - kh) // sh + 1, (x.shape[2] - kw) // sw + 1
         bias = self.params["bias"] if self.use_bias else np.zeros(self.filters, self.dtype)
+        kernel = self._kernel()
         path = self.path
         if path is None:                                        # the NumPy engine
-            z = reference.im2col(x, kh, kw, sh, sw) @ self.params["kernel"].reshape(
-                -1, self.filters) + bias
+            z = reference.im2col(x, kh, kw, sh, sw) @ kernel.reshape(-1, self.filters) + bias
             y = self._act_forward(z)
         else:
-            y = path.infer(x, self.params["kernel"], bias, self.activation == "relu",
-                           self._act_forward)
+            y = path.infer(x, kernel, bias, self.activation == "relu", self._act_forward)
         return self._to_layout(y.reshape(n, oh, ow, self.filters))
 
     def _to_layout(self, y: np.ndarray) -> np.ndarray:
@@ -257,7 +280,7 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
             dz, db = self._activation_and_bias_grad(dy)        # dL/dz = dL/dy * f'(z)
             return self._backward_linear(dz, db, input_gradient)
         return self._store(*path.backward(
-            self._x_padded, self.params["kernel"], self._saved_output(),
+            self._x_padded, self._kernel(), self._saved_output(),
             dy=np.ascontiguousarray(dy), relu_bias=self._relu_bias(),
             act_backward=self._act_backward, use_bias=self.use_bias, want_dx=input_gradient))
 
@@ -271,15 +294,17 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         path = self.path
         if path is not None:
             return self._store(*path.backward(
-                self._x_padded, self.params["kernel"], self._saved_output(), dz=dz,
+                self._x_padded, self._kernel(), self._saved_output(), dz=dz,
                 relu_bias=False, act_backward=self._act_backward, use_bias=self.use_bias,
                 want_dx=input_gradient))
-        (kh, kw), (sh, sw) = self.kernel_size, self.strides
-        kernel = self.params["kernel"].reshape(-1, self.filters)      # (KH*KW*C, F)
+        (kh, kw), (sh, sw) = self.window, self.strides
+        kernel = self._kernel()
         cols = self._cols
         if cols is None:          # the forward ran on the fast engine: unfold now
             cols = reference.im2col(self._x_padded, kh, kw, sh, sw)
-        self.grads["kernel"][...] = (cols.T @ dz).reshape(self.grads["kernel"].shape)  # cols.T@dZ
+        dk = (cols.T @ dz).reshape(kernel.shape)                      # dK = cols.T @ dZ
+        self.grads["kernel"][...] = undilate_gradient(dk, self.dilation_rate)   # the taps' cells
+        kernel = kernel.reshape(-1, self.filters)                     # (KH*KW*C, F)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
         if not input_gradient:
@@ -297,8 +322,9 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
 
     def _store(self, dk: np.ndarray, db: np.ndarray | None,
                dx: np.ndarray | None) -> np.ndarray | None:
-        """Write a fast path's gradients into ``grads``; dL/dx in the layer's layout."""
-        self.grads["kernel"][...] = dk
+        """Write a fast path's gradients into ``grads`` (of the dilated kernel's taps, if
+        dilated); dL/dx in the layer's layout."""
+        self.grads["kernel"][...] = undilate_gradient(dk, self.dilation_rate)
         if self.use_bias:
             assert db is not None
             self.grads["bias"][...] = db
@@ -327,7 +353,7 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         winners = above.pooled_winners()                 # type: ignore[attr-defined]
         assert self.path is not None
         return self._store(*self.path.backward(
-            self._x_padded, self.params["kernel"], self._saved_output(),
+            self._x_padded, self._kernel(), self._saved_output(),
             pool=(np.ascontiguousarray(dy), winners), relu_bias=True,
             act_backward=self._act_backward, use_bias=self.use_bias, want_dx=input_gradient))
 
@@ -353,7 +379,8 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         config.update({
             "filters": self.filters, "kernel_size": list(self.kernel_size),
             "strides": list(self.strides), "padding": self.padding,
-            "data_format": self.data_format, "dilation_rate": [1, 1], "groups": 1,
+            "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
+            "groups": 1,
             "activation": self.activation, "use_bias": self.use_bias,
             "kernel_initializer": initializers.serialize(self.kernel_initializer),
             "bias_initializer": initializers.serialize(self.bias_initializer),

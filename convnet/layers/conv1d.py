@@ -17,6 +17,10 @@ only Keras's names and shapes; nothing is copied between the two.
 
 ``padding='causal'`` (Keras's, for sequences) pads ``k - 1`` zeros on the left only, so output
 ``i`` sees inputs ``<= i``; then a 'valid' convolution.
+
+``dilation_rate`` ``d`` spaces the taps ``d`` steps apart (the inner Conv2D's ``(1, d)``, see
+:mod:`convnet.layers.dilation`): a window then spans ``d * (k - 1) + 1`` steps, and that span
+decides the output length, 'same' padding and the ``d * (k - 1)`` zeros 'causal' pads with.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from convnet import backend
 from convnet.layers.base import Layer
 from convnet.layers.conv import Conv2D
+from convnet.layers.dilation import effective_size
 
 
 def single(value, what: str, layer: str) -> int:
@@ -45,7 +50,8 @@ class Conv1D(Layer):
 
     Input ``(batch, steps, channels)`` (``channels_last``) or ``(batch, channels, steps)``
     (``channels_first``). Kernel ``(kernel_size, channels, filters)`` (Keras's layout), bias
-    ``(filters,)``. ``padding``: 'valid', 'same' or 'causal'.
+    ``(filters,)``. ``padding``: 'valid', 'same' or 'causal'. ``dilation_rate``: taps this
+    many steps apart (not with ``strides`` > 1, as in Keras).
 
     Holds ``conv2d``, the Conv2D on ``(batch, 1, steps, channels)`` that does the work (built by
     :meth:`build`, its weights views of this layer's). Kept by ``forward``: ``_causal_pad``
@@ -62,9 +68,13 @@ class Conv1D(Layer):
         what = self.describe()
         self.kernel_size = single(kernel_size, "kernel_size", what)
         self.strides = single(strides, "strides", what)
-        if single(dilation_rate, "dilation_rate", what) != 1 or groups != 1:
-            raise ValueError(f"{what}: dilation_rate other than 1 and groups other than 1 are "
-                             "not supported")
+        self.dilation_rate = single(dilation_rate, "dilation_rate", what)
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError(f"{what}: strides > 1 together with dilation_rate > 1 is not "
+                             f"supported (as in Keras); got strides={self.strides} and "
+                             f"dilation_rate={self.dilation_rate}")
+        if groups != 1:
+            raise ValueError(f"{what}: groups other than 1 is not supported, got {groups!r}")
         if activity_regularizer is not None:
             raise ValueError(f"{what}: activity_regularizer is not supported on Conv1D (got "
                              f"{activity_regularizer!r}); put an ActivityRegularization layer "
@@ -80,6 +90,7 @@ class Conv1D(Layer):
         try:
             self.conv2d = Conv2D(
                 filters, (1, self.kernel_size), strides=(1, self.strides),
+                dilation_rate=(1, self.dilation_rate),
                 padding="valid" if self.padding == "causal" else self.padding,
                 data_format=self.data_format, activation=activation, use_bias=use_bias,
                 kernel_initializer=kernel_initializer, bias_initializer=bias_initializer,
@@ -92,6 +103,11 @@ class Conv1D(Layer):
         self.use_bias = self.conv2d.use_bias
 
     # ----- the 1-D <-> 2-D edges ------------------------------------------------------------
+    @property
+    def window(self) -> int:
+        """The steps one window spans: ``dilation_rate * (kernel_size - 1) + 1``."""
+        return effective_size(self.kernel_size, self.dilation_rate)
+
     def _image_axis(self) -> int:
         """Where the height-1 axis goes: (N, 1, L, C) or (N, C, 1, L)."""
         return 2 if self.data_format == "channels_first" else 1
@@ -102,18 +118,20 @@ class Conv1D(Layer):
                              f"or (batch, channels, steps), got per-sample shape "
                              f"{tuple(input_shape)}")
         steps = input_shape[1] if self.data_format == "channels_first" else input_shape[0]
-        if self.padding == "valid" and steps < self.kernel_size:
-            raise ValueError(f"{self.describe()}: kernel_size {self.kernel_size} does not fit in "
-                             f"{steps} steps with padding='valid'")
+        if self.padding == "valid" and steps < self.window:
+            spans = "" if self.dilation_rate == 1 else \
+                f" with dilation_rate {self.dilation_rate} (a window of {self.window} steps)"
+            raise ValueError(f"{self.describe()}: kernel_size {self.kernel_size}{spans} does not "
+                             f"fit in {steps} steps with padding='valid'")
         shape = list(input_shape)
         if self.padding == "causal":
-            shape[0] += self.kernel_size - 1
+            shape[0] += self.window - 1
         shape.insert(self._image_axis() - 1, 1)
         return tuple(shape)
 
     def _to_image(self, x: np.ndarray) -> np.ndarray:
-        if self.padding == "causal":      # k - 1 zeros before the first step
-            x = np.pad(x, ((0, 0), (self.kernel_size - 1, 0), (0, 0)))
+        if self.padding == "causal":      # window - 1 zeros before the first step
+            x = np.pad(x, ((0, 0), (self.window - 1, 0), (0, 0)))
         return np.expand_dims(x, self._image_axis())
 
     def _from_image(self, y: np.ndarray) -> np.ndarray:
@@ -162,7 +180,7 @@ class Conv1D(Layer):
             return None
         dx = self._from_image(dx)
         if self.padding == "causal":     # the left padding's gradient goes nowhere
-            dx = dx[:, self.kernel_size - 1:, :]
+            dx = dx[:, self.window - 1:, :]
         return dx
 
     def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:
@@ -224,7 +242,8 @@ class Conv1D(Layer):
         config.update({
             "filters": self.filters, "kernel_size": [self.kernel_size],
             "strides": [self.strides], "padding": self.padding,
-            "data_format": self.data_format, "dilation_rate": [1], "groups": 1,
+            "data_format": self.data_format, "dilation_rate": [self.dilation_rate],
+            "groups": 1,
             **{key: inner[key] for key in (
                 "activation", "use_bias", "kernel_initializer", "bias_initializer",
                 "kernel_regularizer", "bias_regularizer", "activity_regularizer",

@@ -433,14 +433,15 @@ def conv1d(g, layer, xs, cfg, shapes) -> str:
     kernel = weights["kernel"]                                   # (k, C, F)
     k, stride = int(kernel.shape[0]), _single(cfg["strides"])
     dilation = _single(cfg.get("dilation_rate", 1))
-    if dilation != 1 or int(cfg.get("groups", 1)) != 1:
-        raise FormatError(f"export: Conv1D {layer.name!r} with dilation_rate or groups has no "
-                          "ONNX converter")
+    if int(cfg.get("groups", 1)) != 1:
+        raise FormatError(f"export: Conv1D {layer.name!r} with groups has no ONNX converter")
     inputs = [_to_ncl(g, xs[0], cf), g.const(kernel.transpose(2, 1, 0), f"{layer.name}_W")]
     if "bias" in weights:
         inputs.append(g.const(weights["bias"], f"{layer.name}_b"))
+    # the pads are those of the dilated window, (k - 1) * dilation + 1 steps
     y = g.op("Conv", inputs, layer.name, kernel_shape=[k], strides=[stride],
-             pads=_steps_pads(cfg, shapes[0], k, stride))
+             dilations=[dilation], pads=_steps_pads(cfg, shapes[0], (k - 1) * dilation + 1,
+                                                    stride))
     return activation(g, _to_nlc(g, y, cf), cfg.get("activation"), layer.name)
 
 

@@ -107,13 +107,14 @@ def _conv(layer, x: np.ndarray, index: tuple, value: float) -> dict:
     x = _channels_last(layer, x)
     i, j, f = _index_last(layer, index)
     kh, kw = layer.kernel_size
-    sh, sw = layer.strides
-    pt, pl = _pads(layer, x.shape[0], x.shape[1], (kh, kw), (sh, sw))
+    (sh, sw), (dh, dw) = layer.strides, layer.dilation_rate
+    eh, ew = layer.window                                 # kernel_size unless dilated
+    pt, pl = _pads(layer, x.shape[0], x.shape[1], (eh, ew), (sh, sw))
     r0, c0 = i * sh - pt, j * sw - pl                     # top-left in the unpadded input
-    window = np.zeros((kh, kw, x.shape[2]), dtype=np.float64)   # 'same' padding: zeros
-    rows = slice(max(r0, 0), min(r0 + kh, x.shape[0]))
-    cols = slice(max(c0, 0), min(c0 + kw, x.shape[1]))
-    window[rows.start - r0:rows.stop - r0, cols.start - c0:cols.stop - c0] = x[rows, cols]
+    # the taps read rows r0, r0 + dh, ... and columns c0, c0 + dw, ...; 'same' padding: zeros
+    framed = np.zeros((x.shape[0] + 2 * eh, x.shape[1] + 2 * ew, x.shape[2]), dtype=np.float64)
+    framed[eh:eh + x.shape[0], ew:ew + x.shape[1]] = x
+    window = framed[eh + r0:2 * eh + r0:dh, ew + c0:2 * ew + c0:dw]
     weights = np.asarray(layer.params["kernel"][:, :, :, f], dtype=np.float64)
     products = window * weights          # exact: a product of two float32 fits in float64
     total = float(products.sum())
@@ -317,19 +318,19 @@ def _conv_terms(consumer, index: tuple, dz: np.ndarray) -> tuple[list[dict], str
     r, c, ch = _index_last(consumer, index)
     dz = _channels_last(consumer, dz)
     kh, kw = consumer.kernel_size
-    sh, sw = consumer.strides
+    (sh, sw), (dh, dw) = consumer.strides, consumer.dilation_rate
     h, w = consumer.built_shapes()[0][:2] if consumer.data_format == "channels_last" else \
         consumer.built_shapes()[0][1:]
-    pt, pl = _pads(consumer, h, w, (kh, kw), (sh, sw))
+    pt, pl = _pads(consumer, h, w, consumer.window, (sh, sw))
     kernel = np.asarray(consumer.params["kernel"], np.float64)
     names, upstream, local = [], [], []
     for i in range(dz.shape[0]):
-        a = r + pt - i * sh
-        if not 0 <= a < kh:
+        a, between = divmod(r + pt - i * sh, dh)          # dilated: only every dh-th row is a tap
+        if between or not 0 <= a < kh:
             continue
         for j in range(dz.shape[1]):
-            b = c + pl - j * sw
-            if not 0 <= b < kw:
+            b, between = divmod(c + pl - j * sw, dw)
+            if between or not 0 <= b < kw:
                 continue
             for f in range(dz.shape[2]):
                 names.append([i, j, f])
