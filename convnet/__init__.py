@@ -45,6 +45,21 @@ from convnet.profiling import profile  # noqa: E402
 
 __version__ = "0.1.0"
 
+# imported on first use (h5py and the image helpers take a while to load)
+_LAZY_MODULES = ("config", "preprocessing", "saving")
+
+
+def __getattr__(name: str):
+    """``keras.saving``, ``keras.preprocessing`` and ``keras.config`` load on first use; a Keras
+    name convnet knowingly lacks (``keras.applications``) is refused with its reason."""
+    if name in _LAZY_MODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    from convnet import not_supported
+    raise not_supported.missing(__name__, name)
+
+
 __all__ = ["activations", "backend", "callbacks", "constraints", "datasets", "initializers",
            "layers", "losses", "metrics", "models", "optimizers", "regularizers", "utils",
-           "profile", "Input", "Model", "Sequential", "__version__"]
+           "profile", "Input", "Model", "Sequential", "__version__", "config", "preprocessing",
+           "saving"]

@@ -270,8 +270,9 @@ def needs_input(name: str) -> bool:
     return name in _NEEDS_INPUT
 
 
-def get(name) -> tuple[str, Callable, Callable]:
-    """Return ``(name, forward, backward)`` for an activation (``None`` means linear).
+def lookup(name) -> tuple[str, Callable, Callable]:
+    """Return ``(name, forward, backward)`` for an activation (``None`` means linear): what a
+    layer runs.
 
     Takes a name (``'elu'``), one of this module's functions (``activations.elu``) or Keras 3's
     serialised form of a built-in function (``{"class_name": "function", "config": "elu"}``)."""
@@ -304,7 +305,25 @@ class ActivationFunction(str):
         return str(self)
 
     def __call__(self, x) -> np.ndarray:
-        return get(str(self))[1](np.asarray(x, dtype=float) if not hasattr(x, "dtype") else x)
+        return lookup(str(self))[1](np.asarray(x, dtype=float) if not hasattr(x, "dtype") else x)
+
+
+def get(identifier) -> ActivationFunction:
+    """Keras's ``activations.get``: the activation as a function, ``get("relu")(x)``; ``None``
+    gives linear. Takes what :func:`lookup` takes; the result is also equal to its name."""
+    return ActivationFunction(lookup(identifier)[0])
+
+
+def serialize(activation) -> str:
+    """Keras's ``activations.serialize``: the activation's name (what convnet's files hold)."""
+    return lookup(activation)[0]
+
+
+def deserialize(name, custom_objects=None) -> ActivationFunction:
+    """Keras's ``activations.deserialize``: the function for a name (``custom_objects`` is
+    accepted for Keras's signature; a user function has no derivative convnet could use, so it
+    is refused by :func:`lookup` with the list of known names)."""
+    return get(name)
 
 
 def names() -> list[str]:

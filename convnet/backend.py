@@ -17,6 +17,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from convnet import not_supported
+
 ENGINES = ("fast", "numpy")
 _ENGINE = "fast"
 _FLOATX = "float32"
@@ -175,6 +177,31 @@ class _LearningPhase:
 _LEARNING_PHASE = _LearningPhase()
 
 
+def set_learning_phase(value) -> None:
+    """tf.keras 2's ``K.set_learning_phase(0)`` (deprecated there): convnet has no global phase,
+    and predict and evaluate always run in inference mode, so 0 changes nothing. 1 (dropout and
+    batch statistics at prediction time) is refused: call ``model(x, training=True)``."""
+    if value not in (0, 1) or isinstance(value, float):
+        raise ValueError(f"set_learning_phase: the phase is 0 (inference) or 1 (training), got "
+                         f"{value!r}")
+    if value == 1:
+        raise ValueError("set_learning_phase(1): convnet has no global learning phase; to run "
+                         "layers in training mode on one batch (Monte Carlo dropout), call "
+                         "model(x, training=True)")
+
+
+def count_params(x) -> int:
+    """``K.count_params(layer.kernel)``: the number of entries of a weight array."""
+    return int(np.size(x))
+
+
+def is_keras_tensor(x) -> bool:
+    """Whether ``x`` is a symbolic tensor of a model's graph (``keras.Input(...)`` and what
+    layers made of it), not an array."""
+    from convnet.graph import is_symbolic
+    return is_symbolic(x)
+
+
 def learning_phase() -> _LearningPhase:
     """Keras 2's learning-phase input for :func:`function` (``f([x, 0])`` for inference)."""
     return _LEARNING_PHASE
@@ -215,3 +242,7 @@ def function(inputs, outputs, **kwargs):
         return list(result) if isinstance(result, list) else [result]
 
     return run
+
+
+# a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)
+__getattr__ = not_supported.module_getattr(__name__)

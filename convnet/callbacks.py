@@ -16,6 +16,8 @@ import string
 import warnings
 from typing import Any
 
+from convnet import not_supported
+
 
 class Callback:
     """Base class; override the hooks you need. ``self.model`` is set by ``fit``."""
@@ -629,3 +631,6 @@ class TensorBoard(Callback):
 
 # the live page's callback lives with the server it feeds (docs/serve.md)
 from convnet.serve.live import LiveView  # noqa: E402,F401
+
+# a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)
+__getattr__ = not_supported.module_getattr(__name__)

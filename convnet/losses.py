@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from convnet import backend
+from convnet import backend, not_supported
 
 
 # ----- helpers ------------------------------------------------------------------------------
@@ -533,3 +533,7 @@ def get(loss) -> tuple[str, Callable, Callable]:
     accepts."""
     obj = get_loss(loss)
     return obj.name, obj.call, obj.gradient
+
+
+# a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)
+__getattr__ = not_supported.module_getattr(__name__)

@@ -16,6 +16,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from convnet import not_supported
+
 
 # ----- per-sample functions ---------------------------------------------------------------
 def _flat_labels(y_true, n: int) -> np.ndarray:
@@ -82,6 +84,15 @@ def mean_squared_error(y_true, y_pred: np.ndarray) -> np.ndarray:
     return ((y_pred - np.asarray(y_true).reshape(y_pred.shape)) ** 2).mean(axis=-1)
 
 
+def exact_match(y_true, y_pred: np.ndarray) -> np.ndarray:
+    """Keras's ``Accuracy`` metric, per sample: the fraction of entries where ``y_pred`` equals
+    ``y_true`` exactly (for predictions already turned into labels; the string
+    ``'accuracy'`` instead picks categorical/sparse/binary accuracy from the shapes)."""
+    y_pred = np.asarray(y_pred)
+    equal = (np.asarray(y_true).reshape(y_pred.shape) == y_pred).astype(np.float64)
+    return equal.reshape(len(equal), -1).mean(axis=-1) if equal.ndim > 1 else equal
+
+
 mae = mean_absolute_error
 mse = mean_squared_error
 
@@ -102,6 +113,10 @@ class Metric:
 
     def result(self) -> float:
         raise NotImplementedError
+
+    def reset_states(self) -> None:
+        """tf.keras's older spelling of :meth:`reset_state`."""
+        self.reset_state()
 
     def __call__(self, y_true, y_pred) -> float:
         """Update with one batch and return the result (as Keras's ``metric(y_true, y_pred)``)."""
@@ -153,10 +168,11 @@ CategoricalAccuracy = _wrapper(categorical_accuracy, "categorical_accuracy")
 SparseCategoricalAccuracy = _wrapper(sparse_categorical_accuracy, "sparse_categorical_accuracy")
 MeanAbsoluteError = _wrapper(mean_absolute_error, "mean_absolute_error")
 MeanSquaredError = _wrapper(mean_squared_error, "mean_squared_error")
+Accuracy = _wrapper(exact_match, "accuracy")
 for _cls, _name in [(CategoricalAccuracy, "CategoricalAccuracy"),
                     (SparseCategoricalAccuracy, "SparseCategoricalAccuracy"),
                     (MeanAbsoluteError, "MeanAbsoluteError"),
-                    (MeanSquaredError, "MeanSquaredError")]:
+                    (MeanSquaredError, "MeanSquaredError"), (Accuracy, "Accuracy")]:
     _cls.__name__ = _cls.__qualname__ = _name
 
 
@@ -301,3 +317,7 @@ def get(metric) -> tuple[str, Metric]:
         return name, MeanMetricWrapper(metric, name)
     raise ValueError(f"Unknown metric {metric!r}; give a name, a function f(y_true, y_pred) or "
                      "a convnet.metrics.Metric")
+
+
+# a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)
+__getattr__ = not_supported.module_getattr(__name__)

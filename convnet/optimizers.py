@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
+import types
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
-from convnet import backend, kernels
+from convnet import backend, kernels, not_supported
 from convnet import schedules as schedules  # re-exported: convnet.optimizers.schedules
 
 # Keras 3 config keys convnet accepts only at their default values (no EMA, no loss scaling, no
@@ -45,6 +47,15 @@ class LearningRate(float):
 
     def __reduce__(self):             # copies and pickles are plain floats
         return (float, (float(self),))
+
+    def assign(self, value) -> None:
+        """tf.keras's ``optimizer.learning_rate.assign(0.01)``: set the optimizer's rate (this
+        float itself, like any Python number, stays what it was)."""
+        self.optimizer.learning_rate = float(value)
+
+    def numpy(self) -> float:
+        """tf.keras's ``optimizer.learning_rate.numpy()``: the rate as a plain float."""
+        return float(self)
 
 
 class Optimizer:
@@ -576,3 +587,20 @@ def _unit(value, what: str, owner: str) -> float:
     if not 0.0 <= number < 1.0:
         raise ValueError(f"{owner}: {what} must be in [0, 1), got {value!r}")
     return number
+
+
+# a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)
+__getattr__ = not_supported.module_getattr(__name__)
+
+
+def _legacy_module() -> types.ModuleType:
+    """``keras.optimizers.legacy`` (tf.keras 2.11-2.15 kept the older optimizer classes there):
+    convnet has one implementation of each, so the legacy names are the same classes."""
+    module = types.ModuleType(f"{__name__}.legacy", _legacy_module.__doc__)
+    for name in ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam", "Optimizer"):
+        setattr(module, name, globals()[name])
+    sys.modules[module.__name__] = module
+    return module
+
+
+legacy = _legacy_module()

@@ -110,3 +110,9 @@ from convnet import image_data as image  # noqa: E402
 from convnet.image_data import image_dataset_from_directory  # noqa: E402, F401
 
 _sys.modules[f"{__name__}.image"] = image
+
+
+def __getattr__(name: str):
+    # keras.preprocessing.text / .sequence (tokenizers, padding) are refused with their reason
+    from convnet import not_supported
+    raise not_supported.missing(__name__, name)

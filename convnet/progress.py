@@ -66,3 +66,34 @@ class ProgressBar:
             line = "\r" + line + " " * 4
         self.stream.write(line + "\n")
         self.stream.flush()
+
+
+class Progbar:
+    """Keras's ``utils.Progbar(target)``: a progress bar for your own loops, drawn by
+    :class:`ProgressBar`. ``update(current, values=[("loss", 0.3)])`` moves it to ``current``
+    (``values`` are shown as they are), ``add(n)`` moves it on by ``n``; the bar finishes when
+    ``current`` reaches ``target``. ``verbose=0`` draws nothing."""
+
+    def __init__(self, target: int, width: int = 30, verbose: int = 1, interval: float = 0.05,
+                 stateful_metrics=None, unit_name: str = "step"):
+        if isinstance(target, bool) or not isinstance(target, int) or target < 1:
+            raise ValueError(f"Progbar: target must be a positive number of steps, got "
+                             f"{target!r}")
+        self.target, self.verbose = target, verbose
+        self._bar = ProgressBar(target, width=width, interval=interval)
+        self._seen = 0
+        self._done = False
+
+    def update(self, current: int, values=None, finalize: bool | None = None) -> None:
+        logs = dict(values or [])
+        self._seen = int(current)
+        if self.verbose and not self._done:
+            if finalize or (finalize is None and self._seen >= self.target):
+                self._bar.finish(logs)
+                self._done = True
+            else:
+                self._bar.update(self._seen, logs)
+
+    def add(self, n: int, values=None) -> None:
+        self.update(self._seen + n, values)
+

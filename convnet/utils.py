@@ -10,7 +10,7 @@ import types
 
 import numpy as np
 
-from convnet import backend
+from convnet import backend, not_supported
 from convnet.data_adapters import PyDataset, Sequence
 
 __all__ = ["PyDataset", "Sequence", "get_rng_state", "normalize", "np_utils", "rng",
@@ -107,11 +107,11 @@ sys.modules[np_utils.__name__] = np_utils
 _LAZY = {"load_img": "convnet.image_data", "img_to_array": "convnet.image_data",
          "array_to_img": "convnet.image_data", "save_img": "convnet.image_data",
          "image_dataset_from_directory": "convnet.image_data",
-         "plot_model": "convnet.plot_model"}
+         "plot_model": "convnet.plot_model", "Progbar": "convnet.progress"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         import importlib
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    raise not_supported.missing(__name__, name)   # refused with its reason, when known

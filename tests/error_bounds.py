@@ -328,7 +328,7 @@ def layer_bounds(layer, x: np.ndarray, dy: np.ndarray | None = None, dtype=None)
     e_z = gamma(n_fwd, dtype) * (mag.forward(np.abs(x64)) + bias)
     if _could_take_winograd(layer):
         e_z = e_z + _winograd_bounds(layer, np.abs(x64), None, dtype)["z"] + gamma(2, dtype) * bias
-    _, _, act_backward = activations.get(layer.activation)
+    _, _, act_backward = activations.lookup(layer.activation)
     y, e_y = _activate(layer, z, e_z, dtype)
     out = {"y": e_y}
     if dy is None:
@@ -365,7 +365,7 @@ def layer_bounds(layer, x: np.ndarray, dy: np.ndarray | None = None, dtype=None)
 def _activate(layer, z: np.ndarray, e_z: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``y = f(z)`` and its error bound; the activation acts on the channels-last layout
     (softmax over the channels of a channels_first Conv2D, as the layer does)."""
-    _, act_forward, _ = activations.get(layer.activation)
+    _, act_forward, _ = activations.lookup(layer.activation)
     z, e_z = _channels_last(layer, z), _channels_last(layer, e_z)
     y = act_forward(z.copy())
     return _back(layer, y), _back(layer, _activation_error(layer.activation, y, e_z, dtype))
@@ -430,7 +430,7 @@ def _layer_forward(layer, v: np.ndarray, e: np.ndarray, dtype) -> tuple[np.ndarr
             e_z = e_z + extra + gamma(2, dtype) * bias
         return _activate(layer, z, e_z, dtype)
     if isinstance(layer, Activation):
-        _, act_forward, _ = activations.get(layer.activation)
+        _, act_forward, _ = activations.lookup(layer.activation)
         y = act_forward(v.copy())
         return y, _activation_error(layer.activation, y, e, dtype)
     if isinstance(layer, MaxPooling2D):                # |max(a + d) - max(a)| <= max |d|

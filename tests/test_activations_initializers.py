@@ -52,7 +52,7 @@ VALUES = {  # name: [(z, y by hand)]
 
 @pytest.mark.parametrize("name", NEW)
 def test_values_by_hand(name):
-    _, f, _ = activations.get(name)
+    _, f, _ = activations.lookup(name)
     z = np.array([p[0] for p in VALUES[name]])
     expected = np.array([p[1] for p in VALUES[name]])
     np.testing.assert_allclose(f(z), expected, rtol=1e-12, atol=1e-300,
@@ -67,7 +67,7 @@ def test_hard_sigmoid_is_keras_3s_not_tf_keras_2s():
 @pytest.mark.parametrize("name", NEW)
 def test_forward_into_out_overwrites_the_input(name):
     """Layers pass their own z as ``out=``; the result must be as without it."""
-    _, f, _ = activations.get(name)
+    _, f, _ = activations.lookup(name)
     z = np.linspace(-7, 7, 29)
     expected = f(z.copy())
     buffer = z.copy()
@@ -78,7 +78,7 @@ def test_forward_into_out_overwrites_the_input(name):
 
 @pytest.mark.parametrize("name", NEW)
 def test_float32_stays_float32(name):
-    _, f, b = activations.get(name)
+    _, f, b = activations.lookup(name)
     z = np.linspace(-2, 2, 9, dtype=np.float32)
     y = f(z)
     assert y.dtype == np.float32 and b(np.ones_like(y), y).dtype == np.float32
@@ -93,7 +93,7 @@ Z = np.array([-7.9, -4.2, -3.05, -2.95, -1.3, -0.4, -0.05, 0.05, 0.3, 1.1, 2.95,
 
 @pytest.mark.parametrize("name", NEW)
 def test_derivative_from_y_matches_central_differences(name):
-    _, f, b = activations.get(name)
+    _, f, b = activations.lookup(name)
     h = 1e-6
     numeric = (f(Z + h) - f(Z - h)) / (2 * h)
     analytic = b(np.ones_like(Z), f(Z))
@@ -116,7 +116,7 @@ def test_dense_uses_each_by_name(name):
     assert result.passed, result.table()
     x = np.linspace(-1, 1, 10).reshape(2, 5)
     z = x @ layer.params["kernel"] + layer.params["bias"]
-    np.testing.assert_allclose(layer(x), activations.get(name)[1](z), rtol=1e-12)
+    np.testing.assert_allclose(layer(x), activations.lookup(name)[1](z), rtol=1e-12)
     assert layer.get_config()["activation"] == name
 
 
@@ -130,8 +130,8 @@ def test_conv2d_uses_them_on_both_engines(engine, name):
 
 
 def test_get_accepts_the_functions_and_keras_3s_serialised_form():
-    assert activations.get(activations.selu)[0] == "selu"
-    assert activations.get({"module": "builtins", "class_name": "function", "config": "relu6",
+    assert activations.lookup(activations.selu)[0] == "selu"
+    assert activations.lookup({"module": "builtins", "class_name": "function", "config": "relu6",
                             "registered_name": "function"})[0] == "relu6"
     assert Activation(activations.leaky_relu).get_config()["activation"] == "leaky_relu"
     assert set(NEW) <= set(activations.names())
@@ -146,7 +146,7 @@ def test_keras_activations_convnet_lacks_are_refused_with_the_reason(name):
 
 def test_unknown_activation_names_the_choices():
     with pytest.raises(ValueError, match=r"Unknown activation 'elux'; expected one of \["):
-        activations.get("elux")
+        activations.lookup("elux")
 
 
 # ----- initializers: statistics ----------------------------------------------------------------

@@ -58,7 +58,7 @@ def test_derivatives_equal_central_differences(forward, backward):
 
 def test_out_argument_writes_in_place():
     for name in ("gelu", "silu", "mish"):
-        _, forward, _ = activations.get(name)
+        _, forward, _ = activations.lookup(name)
         z = Z.copy()
         expected = forward(Z.copy())
         assert forward(z, out=z) is z

@@ -36,8 +36,13 @@ def load_data(path: str | os.PathLike | None = None):
     ``x_*`` are uint8 images ``(n, 28, 28)`` (0 = background, 255 = ink), ``y_*`` uint8 labels
     0-9; 60,000 training and 10,000 test samples. With ``path=None`` the bundled copy is used and
     its content hashes are verified; ``path`` may name your own ``mnist.npz`` with the same four
-    arrays (checked for names, dtypes and matching lengths).
+    arrays (checked for names, dtypes and matching lengths). Keras's own default,
+    ``path="mnist.npz"``, means the bundled copy unless such a file is in the working folder.
     """
+    # Keras's default ``path="mnist.npz"`` names its download cache's file, not one in the
+    # working directory: where no such file is here, it means the bundled copy
+    if path is not None and os.fspath(path) == "mnist.npz" and not Path(path).is_file():
+        path = None
     bundled = path is None
     file = BUNDLED if path is None else Path(path)
     arrays = _read_npz(file)

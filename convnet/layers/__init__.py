@@ -1,6 +1,8 @@
 """Layers, with Keras's names and arguments. Each follows the protocol in :mod:`.base`."""
 
+from convnet import not_supported
 from convnet.graph import Input  # noqa: E402  (keras.layers.Input, as tf-keras spells it)
+from convnet.layers import experimental  # tf.keras 2.3-2.5's layers.experimental.preprocessing
 from convnet.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from convnet.layers.augmentation import (
     RandomContrast,
@@ -75,4 +77,8 @@ __all__ = ["Layer", "Conv2D", "Convolution2D", "Dense", "Flatten", "Dropout", "A
            "DepthwiseConv2D", "SeparableConv2D", "SeparableConvolution2D",
            "Conv1D", "Convolution1D", "MaxPooling1D", "MaxPool1D", "AveragePooling1D",
            "AvgPool1D", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPooling1D",
-           "GlobalMaxPool1D", "Conv2DTranspose", "Convolution2DTranspose"]
+           "GlobalMaxPool1D", "Conv2DTranspose", "Convolution2DTranspose", "experimental"]
+
+
+# a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)
+__getattr__ = not_supported.module_getattr(__name__)

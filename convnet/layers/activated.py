@@ -48,7 +48,7 @@ class ActivationMixin:
         self._set_activation(value)
 
     def _set_activation(self, activation) -> None:
-        name, forward, backward = activations.get(activation)
+        name, forward, backward = activations.lookup(activation)
         self._activation = activations.ActivationFunction(name)
         if activations.needs_input(name):
             self._f_of_z, self._f_backward_at_z = forward, backward

@@ -85,7 +85,7 @@ class Layer:
             input_shape = tuple(batch_input_shape)[1:]
         self._declared_input_shape = _check_shape_arg(self, input_shape)
         self.trainable = bool(trainable)
-        self.dtype = _dtype_name(dtype) if dtype is not None else None
+        self.dtype = _dtype_name(dtype, self.describe()) if dtype is not None else None
         self.built = False
         self.input_shape: tuple | None = None
         self.output_shape: tuple | None = None
@@ -342,12 +342,19 @@ class Layer:
     _last_output_shape: tuple = ()
 
 
-def _dtype_name(dtype) -> str:
+def _dtype_name(dtype, owner: str = "layer") -> str:
     if isinstance(dtype, dict):  # Keras 3 DTypePolicy {"config": {"name": "float32"}}
         dtype = dtype.get("config", {}).get("name", "float32")
-    name = np.dtype(dtype).name
+    if isinstance(dtype, str) and dtype.startswith("mixed_"):
+        raise ValueError(f"{owner}: dtype {dtype!r} is a mixed-precision policy, which convnet "
+                         "does not support: give one float type (float16, float32 or float64)")
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
     if name not in ("float16", "float32", "float64"):
-        raise ValueError(f"layer dtype must be a float type, got {dtype!r}")
+        raise ValueError(f"{owner}: dtype must be a float type (float16, float32 or float64), "
+                         f"got {dtype!r}")
     return name
 
 

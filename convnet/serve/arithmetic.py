@@ -246,7 +246,7 @@ def chain(model: Model, result: Backward, layer, index: tuple) -> dict:
                            local, "y")
             what = "softmax: dp_m/dz_k = p_m (delta_mk - p_k)"
         else:
-            _, _, backward = activations.get(consumer.activation)
+            _, _, backward = activations.lookup(consumer.activation)
             unit = np.zeros_like(out)
             unit[index] = 1
             at = _derivative_point(consumer, result.passes[k + 1])
@@ -282,7 +282,7 @@ def _preactivation_gradient(consumer, result: Backward, dy: np.ndarray,
     else f's own backward (``convnet.activations``) from dL/dy, at y (or z, see below)."""
     if consumer.name in result.preactivation_gradients:
         return result.preactivation_gradients[consumer.name][0]
-    _, _, backward = activations.get(consumer.activation)
+    _, _, backward = activations.lookup(consumer.activation)
     return backward(dy[None], _derivative_point(consumer, call)[None])[0]
 
 
