@@ -98,6 +98,16 @@ def _to_float64(layer: Layer) -> None:
         layer.dtype = "float64"
 
 
+def _leaf_layers(layers):
+    """The layers, with every model among them (a model used as a layer) replaced by its own."""
+    for layer in layers:
+        inner = getattr(layer, "layers", None)
+        if inner is None:
+            yield layer
+        else:
+            yield from _leaf_layers(inner)
+
+
 class FrozenRandomness:
     """Replay the same randomness before every forward pass (so dropout draws the same mask
     each time): ``reset()`` puts convnet's generator (:func:`convnet.utils.set_rng_state`) and
@@ -105,7 +115,7 @@ class FrozenRandomness:
     gives. As a context manager it restores convnet's generator afterwards."""
 
     def __init__(self, layers: list[Layer], seed: int):
-        self.layers = layers
+        self.layers = list(_leaf_layers(layers))      # a nested model's own layers too
         self.state = dict(np.random.default_rng(seed).bit_generator.state)
 
     def reset(self) -> None:

@@ -14,6 +14,10 @@ backpropagates in the reverse order::
 The ``+=`` is the chain rule's sum over paths: where a tensor feeds two layers (the shortcut of a
 residual block feeds the block and the ``Add``), its gradient is the sum of what both send back.
 A :class:`~convnet.models.Sequential` model is the special case of a chain.
+
+A model is a layer too (``y = inner(x)``, or a model in a Sequential): its node's forward runs
+its own graph's forward, and its backward its own graph's backward (:func:`backward_of`), so a
+pretrained model inside a new one is one node here, whose inside is another such walk.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ class SymbolicTensor:
 class Node:
     """One call of ``layer`` on symbolic ``inputs`` that made ``output``."""
 
-    layer: Layer
+    layer: Layer                     # (or a model used as a layer: it follows the protocol)
     inputs: list[SymbolicTensor]
     output: SymbolicTensor
 
@@ -85,7 +89,7 @@ def call_symbolic(layer: Layer, inputs: SymbolicTensor | Sequence[SymbolicTensor
     shape_arg = shapes[0] if isinstance(inputs, SymbolicTensor) else shapes
     if not layer.built:
         layer.build(shape_arg)  # type: ignore[arg-type]
-    elif not _fits(layer.built_shapes()[0], shape_arg):        # a shared layer called again
+    elif not fits(layer.built_shapes()[0], shape_arg):        # a shared layer called again
         raise ValueError(f"{layer.describe()} was built for input shape "
                          f"{layer.built_shapes()[0]}, but is called on {shape_arg}")
     # (a merge layer's shape argument is a list of shapes)
@@ -98,11 +102,11 @@ def call_symbolic(layer: Layer, inputs: SymbolicTensor | Sequence[SymbolicTensor
     return output
 
 
-def _fits(expected, got) -> bool:
+def fits(expected, got) -> bool:
     """Whether per-sample shape(s) ``got`` match ``expected`` (None matches any size)."""
     if expected and isinstance(expected[0], tuple):                   # a list of shapes
         return (isinstance(got, list) and len(got) == len(expected)
-                and all(_fits(e, g) for e, g in zip(expected, got)))
+                and all(fits(e, g) for e, g in zip(expected, got)))
     return (not isinstance(got, list) and len(got) == len(expected)
             and all(e is None or g is None or e == g for e, g in zip(expected, got)))
 
@@ -189,7 +193,7 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
             dx = layer.backward_preactivation(  # type: ignore[attr-defined]
                 grads.pop(node.output.id), input_gradient=need)
         else:
-            dx = layer.backward(grads.pop(node.output.id), input_gradient=need)
+            dx = backward_of(layer, grads.pop(node.output.id), need)
         if shared:
             total = sums.setdefault(id(layer), {})
             for key, value in layer.grads.items():
@@ -207,20 +211,9 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
     return [grads.get(t.id) for t in inputs]
 
 
-def replay(inputs: Sequence[SymbolicTensor], outputs: Sequence[SymbolicTensor],
-           given: Sequence[SymbolicTensor], what: str) -> list[SymbolicTensor]:
-    """Call the layers between ``inputs`` and ``outputs`` again, on the symbolic tensors
-    ``given`` (one per input): a model called on symbolic tensors inside another model. Its
-    layers become shared layers of the new graph (the same weights), so training the outer
-    model trains them and ``trainable = False`` on them freezes them."""
-    if len(given) != len(inputs):
-        raise ValueError(f"{what}: expects {len(inputs)} input tensors, got {len(given)}")
-    for t, g in zip(inputs, given):
-        if not _fits(tuple(t.shape[1:]), tuple(g.shape[1:])):
-            raise ValueError(f"{what}: expects input shape {t.shape}, got {g.shape}")
-    mapping: dict[int, SymbolicTensor] = {t.id: g for t, g in zip(inputs, given)}
-    for node in nodes_between(inputs, outputs):
-        args = [mapping[t.id] for t in node.inputs]
-        mapping[node.output.id] = call_symbolic(node.layer, args if node.layer.takes_list
-                                                else args[0])
-    return [mapping[t.id] for t in outputs]
+def backward_of(layer: Layer, dy: np.ndarray, input_gradient: bool) -> Any:
+    """A node's backward step: ``layer.backward(dy)``, dL/dx from dL/dy. A model used as a layer
+    (``y = inner(x)``) backpropagates through its own graph (``backward_as_layer``); its
+    ``backward`` is the one that starts from targets and a loss."""
+    step = getattr(layer, "backward_as_layer", layer.backward)
+    return step(dy, input_gradient=input_gradient)

@@ -46,7 +46,8 @@ class Model:
     (:mod:`convnet.graph`). Several inputs take a list of arrays (or a dict by input name);
     several outputs give a list, and ``fit``/``evaluate`` take their targets, losses,
     ``loss_weights`` and metrics per output (:mod:`convnet.multi_io`). A model called on
-    symbolic tensors (``y = inner(x)``) lends its layers to the new graph.
+    symbolic tensors (``y = inner(x)``), or put in a Sequential, is one layer of the new model,
+    as in Keras (transfer learning: freeze it with ``inner.trainable = False``).
     ``Model(model.input, model.layers[i].output)`` shares the layers
     and shows the feature maps of any layer.
 
@@ -121,7 +122,8 @@ class Model:
 
     def _init_state(self, name: str) -> None:
         self.name = name
-        self.layers: list[Layer] = []
+        self.layers: list[Layer] = []       # a model used as a layer is one of them too
+        self._calls: list = []              # this model's calls as a layer of other models
         self._sample_shape = None       # the (first) input's per-sample shape, once known
         self._traced = True
         self._values: dict | None = None
@@ -220,17 +222,137 @@ class Model:
 
     def __call__(self, x, training: bool = False):
         """``model(x)``: the output for arrays (as ``predict`` in one batch). On symbolic tensors
-        (``y = inner(x)`` while building another model) the model's layers are called on them,
-        so the outer model shares them: their weights are trained with it (or frozen with
-        ``inner.trainable = False``), but they appear one by one in the outer model's
-        ``layers``, summary and files (Keras 3 keeps ``inner`` as one layer; convnet inlines)."""
+        (``y = inner(x)`` while building another model) the model is called as one layer, as in
+        Keras: the outer model lists it once in ``layers``, its forward and backward passes run
+        this model's graph, and its weights are the outer model's (frozen with
+        ``inner.trainable = False``). Called twice, it shares its weights between the calls."""
         if graph.is_symbolic(x):
             given = [x] if isinstance(x, graph.SymbolicTensor) else list(x)
             if not self.built:
                 self.build(tuple(given[0].shape))
-            outs = graph.replay(self.inputs, self.outputs, given, self.name)
-            return outs[0] if len(outs) == 1 else outs
+            if len(given) != len(self.inputs):
+                raise ValueError(f"{self.describe()}: expects {len(self.inputs)} input tensors, "
+                                 f"got {len(given)}")
+            for t, g in zip(self.inputs, given):
+                if not graph.fits(tuple(t.shape[1:]), tuple(g.shape[1:])):
+                    raise ValueError(f"{self.describe()}: expects input shape {t.shape}, got "
+                                     f"{g.shape}")
+            if len(self.outputs) != 1:
+                raise ValueError(f"{self.describe()} has {len(self.outputs)} outputs; convnet "
+                                 "uses a model with one output as a layer of another model")
+            return graph.call_symbolic(self, x)      # type: ignore[arg-type]
         return self.forward(x, training=training)
+
+    # ----- a model as one layer of another model (Keras: a Model is a Layer) ----------------
+    # The outer model's graph calls this model like any layer: forward() runs this graph,
+    # backward_as_layer() backpropagates dL/d(output) through it (backward() starts from a
+    # loss), and params / grads name every weight "inner_layer/kernel".
+    @property
+    def keras_class_name(self) -> str:
+        """The class Keras names this model by in files and summaries: ``Sequential``,
+        ``Functional`` for ``Model(inputs, outputs)``, or a subclass's own name."""
+        return "Functional" if type(self) is Model else type(self).__name__
+
+    def describe(self) -> str:
+        """``Functional 'encoder'``: how error messages name the model."""
+        return f"{self.keras_class_name} '{self.name}'"
+
+    @property
+    def takes_list(self) -> bool:
+        """Whether, as a layer, it takes a list of arrays (several inputs)."""
+        return self.built and len(self.inputs) > 1
+
+    @property
+    def declared_input_shape(self) -> tuple | None:
+        """The per-sample input shape, once known (the first layer of a Sequential passes it
+        on to the outer model)."""
+        return tuple(self._sample_shape) if self.built and self._sample_shape is not None \
+            else None
+
+    def built_shapes(self) -> tuple:
+        """``(input shape, output shape)`` per sample, as a layer reports them (a list of input
+        shapes for several inputs)."""
+        if not self.built:
+            raise RuntimeError(f"{self.describe()} is not built yet (no input shape known)")
+        shapes = [tuple(t.shape[1:]) for t in self.inputs]
+        return (shapes[0] if len(shapes) == 1 else shapes), tuple(self.outputs[0].shape[1:])
+
+    def compute_output_shape(self, input_shape) -> tuple:
+        return self.built_shapes()[1]
+
+    def compute_dtype(self) -> str:
+        return self.dtype
+
+    @property
+    def dtype(self) -> str:
+        """The dtype of the output layer (the model's computations, as a layer's ``dtype``)."""
+        return self._output_layer().dtype or backend.floatx()
+
+    @dtype.setter
+    def dtype(self, value: str) -> None:
+        # every layer in the new dtype (gradcheck's float64), weights converted
+        for layer in self.layers:
+            if layer.built and layer.dtype != value:
+                for key in list(layer.params):
+                    layer.params[key] = layer.params[key].astype(value)
+                    if key in layer.grads:
+                        layer.grads[key] = np.zeros_like(layer.params[key])
+                layer.dtype = value
+
+    def record_node(self, node) -> None:
+        """Remember a call on symbolic tensors (one node of an outer graph)."""
+        self._calls.append(node)
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """Every layer's parameters, named ``"layer/kernel"`` (the arrays themselves)."""
+        return {f"{layer.name}/{key}": value for layer in self.layers
+                for key, value in zip(layer.weight_names(), layer.weights)}
+
+    @property
+    def grads(self) -> dict[str, np.ndarray]:
+        """The gradients of the trainable parameters, named as in ``params`` (the layers' own
+        arrays, so that an outer graph can write a shared model's summed gradients)."""
+        return {name: grad for name, _, grad in self.trainable_triples()}
+
+    @property
+    def non_trainable_names(self) -> tuple[str, ...]:
+        """The ``params`` no optimizer updates (moving statistics, frozen layers)."""
+        trainable = set(self.grads)
+        return tuple(k for k in self.params if k not in trainable)
+
+    def weight_names(self) -> list[str]:
+        return list(self.params)
+
+    @property
+    def losses(self) -> list[float]:
+        """Every layer's regularization penalties (Keras's ``model.losses``)."""
+        return [loss for layer in self.layers for loss in layer.losses]
+
+    def fuses_backward_of(self, above) -> bool:
+        return False
+
+    runs_per_core = False
+
+    def _not_a_layer_backward(self) -> TypeError:
+        """The error for ``model.backward(dy)`` called as a layer's backward (code that walks
+        ``model.layers`` calling ``layer.backward(dy)``)."""
+        return TypeError(f"{self.describe()}: backward(y, out) starts from the targets y and the "
+                         "training output out; to backpropagate dL/dy through a model used as a "
+                         "layer, call backward_as_layer(dy), or convnet.graph.backward_of(layer, "
+                         "dy, input_gradient), which makes the right call for any layer")
+
+    def backward_as_layer(self, dy: np.ndarray, input_gradient: bool = True):
+        """As a layer of another model: given dL/d(output) after a training ``forward``, run
+        this graph's backward pass (:func:`convnet.graph.backward`); fills every layer's
+        ``grads`` and returns dL/d(input) (None unless ``input_gradient``)."""
+        if self._values is None:
+            raise RuntimeError(f"{self.describe()}: backward called before a forward pass")
+        grads = graph.backward(self._nodes, self._inputs, self._outputs, [dy],
+                               input_gradient=input_gradient, values=self._values)
+        if not input_gradient:
+            return None
+        return grads[0] if self._single_input else grads
 
     # ----- compile / train ------------------------------------------------------------------
     def compile(self, loss=None, optimizer="adadelta", metrics=None, loss_weights=None,
@@ -380,7 +502,7 @@ class Model:
         arrays = [layer.check_input(a) for layer, a in
                   zip([t.node.layer for t in self._inputs if t.node is not None], arrays)]
         values = graph.forward(self._nodes, self._inputs, arrays, training)
-        self._values = values if training else None
+        self._values = values          # what backward needs (as a layer keeps its inputs)
         outs = [values[t.id] for t in self._outputs]
         return outs[0] if self._single_output else outs
 
@@ -457,12 +579,14 @@ class Model:
                              "training")
         return [self.output_gradient(y, out, sample_weight)], self._fused_softmax()
 
-    def backward(self, y: np.ndarray, out: np.ndarray, input_gradient: bool = False,
+    def backward(self, y: np.ndarray, out: np.ndarray | None = None, input_gradient: bool = False,
                  sample_weight: np.ndarray | None = None) -> np.ndarray | None:
         """Backpropagate the loss of targets ``y`` from the training output ``out`` through the
         graph (:func:`convnet.graph.backward`: nodes in reverse order, gradients added where a
         tensor feeds several layers): fills every layer's ``grads``; returns dL/d(input) with
         ``input_gradient`` (a list for several inputs), else None."""
+        if out is None:
+            raise self._not_a_layer_backward()
         seeds, preactivation = self.output_gradients(y, out, sample_weight)
         grads = graph.backward(self._nodes, self._inputs, self._outputs, seeds,
                                preactivation=preactivation,
@@ -499,9 +623,10 @@ class Model:
             return
         for layer in self.layers:
             if layer.trainable:
+                grads = layer.grads                   # (a nested model: all its layers')
                 for key, value in layer.params.items():
-                    if key in layer.grads:            # not the non-trainable weights
-                        yield f"{layer.name}/{key}", value, layer.grads[key]
+                    if key in grads:                  # not the non-trainable weights
+                        yield f"{layer.name}/{key}", value, grads[key]
 
     def _reset_metrics(self) -> None:
         if self._multi is not None:
@@ -960,7 +1085,8 @@ class Model:
 
         ``line_length`` is the table's width and ``positions`` the right end of each column,
         as fractions of it (all <= 1) or in characters, as in Keras; ``show_trainable`` adds a
-        column; ``layer_range=(first_name, last_name)`` prints part of the layers.
+        column; ``layer_range=(first_name, last_name)`` prints part of the layers. A model
+        used as a layer is one row; ``expand_nested`` lists its layers under it.
         ``profile=True`` adds FLOPs, measured milliseconds and buffer sizes per layer (see
         :func:`convnet.profiling.profile`; ``x`` is an optional sample batch)."""
         print_fn = print if print_fn is None else print_fn
@@ -982,10 +1108,10 @@ class Model:
             layers = layers[first:last + 1]
         heads = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable
                                                                else [])
-        rows = [[f"{layer.name} ({type(layer).__name__})",
+        rows = [[f"{indent}{layer.name} ({_class_name(layer)})",
                  str((None,) + tuple(layer.built_shapes()[1])), f"{layer.count_params():,}"]
                 + (["Y" if layer.trainable else "N"] if show_trainable else [])
-                for layer in layers]
+                for indent, layer in _summary_layers(layers, expand_nested)]
         widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(heads)]
         if line_length is not None or positions is not None:
             total = int(line_length) if line_length is not None else sum(widths)
@@ -1130,26 +1256,30 @@ class Sequential(Model):
                 raise ValueError("Sequential.add: an Input can only come first")
             self._declared_input = tuple(layer.built_shapes()[0])
             return
-        if isinstance(layer, Model):
-            raise TypeError(f"Sequential.add: model '{layer.name}' cannot be a layer of a "
-                            "Sequential model yet; build the outer model with the functional "
-                            "API instead: inputs = keras.Input(shape); x = inner(inputs); ...; "
-                            "Model(inputs, outputs)")
-        if not isinstance(layer, Layer):
+        if isinstance(layer, Model) and layer.built and \
+                (len(layer.inputs) != 1 or len(layer.outputs) != 1):
+            raise ValueError(f"Sequential.add: {layer.describe()} has {len(layer.inputs)} "
+                             f"inputs and {len(layer.outputs)} outputs; a layer of a Sequential "
+                             "model takes one input and makes one output")
+        if layer is self:
+            raise ValueError("Sequential.add: a model cannot be a layer of itself")
+        if not isinstance(layer, (Layer, Model)):
             raise TypeError(f"Sequential.add expects a convnet layer, got {layer!r}")
         if any(other.name == layer.name for other in self.layers):
             raise ValueError(f"Sequential.add: a layer named '{layer.name}' is already in the "
                              "model; layer names must be unique")
         if any(other is layer for other in self.layers):
             raise ValueError(f"Sequential.add: {layer!r} is already in the model")
-        self.layers.append(layer)
+        self.layers.append(layer)                  # type: ignore[arg-type]
         if len(self.layers) == 1:
             declared = layer.declared_input_shape or self._declared_input
+            if isinstance(layer, Model) and self._declared_input is not None:
+                declared = self._declared_input          # a built model must fit the Input
             if declared is not None:
                 self.build((None,) + tuple(declared))
         elif self.layers[-2].built:
             try:
-                layer.build(self.layers[-2].built_shapes()[1])
+                _build_layer(layer, self.layers[-2].built_shapes()[1])
             except Exception:
                 self.layers.pop()
                 raise
@@ -1165,7 +1295,7 @@ class Sequential(Model):
         shape = tuple(input_shape)[1:]
         self._sample_shape = shape
         for layer in self.layers:
-            shape = layer.build(shape) if not layer.built else layer.built_shapes()[1]
+            shape = _build_layer(layer, shape)
 
     @property
     def input_shape(self) -> tuple | None:
@@ -1259,7 +1389,7 @@ class Sequential(Model):
         return out
 
 
-    def backward_steps(self, input_gradient: bool = False):
+    def backward_steps(self, input_gradient: bool = False, from_loss: bool = True):
         """The backward calls from the last layer to the first, after a training forward pass:
         yields ``(layers covered, call)``, ``call(grad)`` returning the gradient for the layer
         below; the first call takes :meth:`output_gradient`'s result.
@@ -1269,10 +1399,11 @@ class Sequential(Model):
         own (``Layer.fuses_backward_of``: Conv2D under MaxPooling2D), one call covers both: the
         same numbers, one full-size gradient fewer in memory. The first layer computes dL/dx
         only with ``input_gradient`` (training needs none). Asked lazily, so each step sees the
-        layers as the steps above left them."""
+        layers as the steps above left them. ``from_loss=False``: the first call takes dL/dy of
+        the last layer (this model as a layer of another), never the fused dL/dz."""
         layers, first = self.layers, self.layers[0]
         i = len(layers) - 1
-        if self._fused_softmax():
+        if from_loss and self._fused_softmax():
             last = layers[-1]
             yield (last,), functools.partial(
                 last.backward_preactivation,                        # type: ignore[attr-defined]
@@ -1287,15 +1418,36 @@ class Sequential(Model):
                 i -= 2
             else:
                 yield (layer,), functools.partial(
-                    layer.backward, input_gradient=input_gradient or layer is not first)
+                    graph.backward_of, layer,        # layer.backward (a model: its own graph's)
+                    input_gradient=input_gradient or layer is not first)
                 i -= 1
 
-    def backward(self, y: np.ndarray, out: np.ndarray, input_gradient: bool = False,
+    def backward_as_layer(self, dy: np.ndarray, input_gradient: bool = True):
+        """As a layer of another model: given dL/dy of the last layer after a training
+        ``forward``, every layer's backward in turn (:meth:`backward_steps`); returns dL/dx
+        (None unless ``input_gradient``)."""
+        grad = dy
+        for _, call in self.backward_steps(input_gradient, from_loss=False):
+            grad = call(grad)
+        return grad
+
+    def built_shapes(self) -> tuple:
+        if not self.built or self._sample_shape is None:
+            raise RuntimeError(f"{self.describe()} is not built yet (no input shape known)")
+        return tuple(self._sample_shape), tuple(self.layers[-1].built_shapes()[1])
+
+    @property
+    def takes_list(self) -> bool:
+        return False
+
+    def backward(self, y: np.ndarray, out: np.ndarray | None = None, input_gradient: bool = False,
                  sample_weight: np.ndarray | None = None) -> np.ndarray | None:
         """Backpropagate the loss of targets ``y`` from the training output ``out`` through
         every layer (:meth:`output_gradient`, then :meth:`backward_steps`): fills every layer's
         ``grads``; returns dL/d(input) with ``input_gradient``, else None. ``sample_weight``
         weights each sample's loss (:meth:`output_gradient`)."""
+        if out is None:
+            raise self._not_a_layer_backward()
         grad: np.ndarray | None = self.output_gradient(y, out, sample_weight)
         for _, call in self.backward_steps(input_gradient):
             grad = call(grad)
@@ -1315,6 +1467,38 @@ class Sequential(Model):
             x = layer.forward(x, training=False)
         return x
 
+
+
+def _class_name(layer) -> str:
+    """The class name a summary shows: Keras's for a model (``Functional``), else the class's."""
+    return layer.keras_class_name if isinstance(layer, Model) else type(layer).__name__
+
+
+def _summary_layers(layers: list, expand_nested: bool, indent: str = "") -> list[tuple]:
+    """``(indent, layer)`` rows of a summary: with ``expand_nested`` a model used as a layer is
+    followed by its own layers, indented (as Keras 3's ``└``)."""
+    rows = []
+    for layer in layers:
+        rows.append((indent, layer))
+        if expand_nested and isinstance(layer, Model):
+            rows += _summary_layers(layer.layers, True, "   " + indent.replace("└ ", "  ") + "└ ")
+    return rows
+
+
+def _build_layer(layer, shape: tuple) -> tuple:
+    """Build a layer of a Sequential for per-sample input ``shape`` (a built layer must fit it);
+    returns its per-sample output shape. A model used as a layer builds from the batch shape, as
+    Keras's ``Model.build`` does."""
+    if layer.built:
+        if isinstance(layer, Model) and not graph.fits(layer.built_shapes()[0], tuple(shape)):
+            raise ValueError(f"{layer.describe()} expects input of shape "
+                             f"{format_shape((None,) + tuple(layer.built_shapes()[0]))}, but "
+                             f"the layer before it makes {format_shape((None,) + tuple(shape))}")
+        return layer.built_shapes()[1]
+    if isinstance(layer, Model):
+        layer.build((None,) + tuple(shape))
+        return layer.built_shapes()[1]
+    return layer.build(shape)
 
 
 def _conform_rank(x: np.ndarray, expected: tuple) -> np.ndarray:

@@ -42,9 +42,26 @@ def _shape_text(shapes) -> str:
     return text[0] if len(text) == 1 else "[" + ", ".join(text) + "]"
 
 
+def _kind(layer) -> str:
+    """The class name shown: Keras's for a model used as a layer (``Functional``)."""
+    return layer.keras_class_name if isinstance(layer, Model) else type(layer).__name__
+
+
+def _nested_lines(model, indent: str = "  └ ") -> list[str]:
+    """``expand_nested``: the layers of a model used as a layer, listed inside its box."""
+    lines = []
+    for layer in model.layers:
+        lines.append(f"{indent}{layer.name} ({_kind(layer)})")
+        if isinstance(layer, Model):
+            lines += _nested_lines(layer, "  " + indent)
+    return lines
+
+
 def _describe(layer, inputs, output, dtype, options: dict) -> list[str]:
-    kind = type(layer).__name__
+    kind = _kind(layer)
     lines = [f"{layer.name} ({kind})" if options["show_layer_names"] else kind]
+    if options["expand_nested"] and isinstance(layer, Model):
+        lines += _nested_lines(layer)
     if options["show_layer_activations"]:
         activation = layer.get_config().get("activation") if hasattr(layer, "get_config") \
             else None
@@ -157,8 +174,7 @@ def plot_model(model, to_file: str | os.PathLike = "model.png", show_shapes: boo
     extension; defaults as Keras 3's: class names only, 200 dpi). Returns the matplotlib
     Figure (shown inline in a notebook). ``show_shapes`` adds each layer's input and output
     shapes; ``show_layer_names`` the names; ``rankdir`` is ``'TB'`` (top to bottom) or
-    ``'LR'``. ``expand_nested`` is accepted for Keras code; convnet draws every layer of the
-    graph it runs."""
+    ``'LR'``. A model used as a layer is one box; ``expand_nested`` lists its layers in it."""
     unknown = set(kwargs) - {"layer_range"}
     if unknown:
         raise TypeError(f"plot_model got unexpected arguments {sorted(unknown)}")
@@ -169,7 +185,7 @@ def plot_model(model, to_file: str | os.PathLike = "model.png", show_shapes: boo
     options = {"show_shapes": show_shapes, "show_dtype": show_dtype,
                "show_layer_names": show_layer_names,
                "show_layer_activations": show_layer_activations,
-               "show_trainable": show_trainable}
+               "show_trainable": show_trainable, "expand_nested": expand_nested}
     boxes = _graph(model, options)
     width, height = _layout(boxes, rankdir)
     skips = any(box.level - boxes[p].level > 1 for box in boxes for p in box.parents)

@@ -82,7 +82,13 @@ class Profile:
 
 
 def layer_flops(layer, first: bool) -> tuple[int, int, int]:
-    """(forward FLOPs, backward FLOPs, im2col bytes) for one sample / one batch buffer unit."""
+    """(forward FLOPs, backward FLOPs, im2col bytes) for one sample / one batch buffer unit; a
+    model used as a layer counts its own layers."""
+    inner = getattr(layer, "layers", None)
+    if inner is not None:
+        parts = [layer_flops(part, first and i == 0) for i, part in enumerate(inner)]
+        return (sum(p[0] for p in parts), sum(p[1] for p in parts),
+                max((p[2] for p in parts), default=0))
     out = layer.output_shape
     if isinstance(layer, Conv2D):
         kh, kw = layer.kernel_size
@@ -157,7 +163,8 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     for i, layer in enumerate(model.layers):
         fwd, bwd, cols = layer_flops(layer, first=i == 0)
         result.layers.append(LayerProfile(
-            layer.name, type(layer).__name__, (None,) + tuple(layer.built_shapes()[1]),
+            layer.name, getattr(layer, "keras_class_name", type(layer).__name__),
+            (None,) + tuple(layer.built_shapes()[1]),
             layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]),
             cols * min(len(x), getattr(layer, "BLOCK", len(x)))))
     if verbose:
@@ -238,7 +245,8 @@ def _profile_graph(model, x, y, batch_size: int, repeats: int, verbose: bool) ->
         first_layer = all(t.id in input_ids for node in calls for t in node.inputs)
         fwd_flops, bwd_flops, cols = layer_flops(layer, first=first_layer)
         result.layers.append(LayerProfile(
-            layer.name, type(layer).__name__, (None,) + tuple(layer.built_shapes()[1]),
+            layer.name, getattr(layer, "keras_class_name", type(layer).__name__),
+            (None,) + tuple(layer.built_shapes()[1]),
             layer.count_params(), fwd_flops * len(calls), bwd_flops * len(calls),
             float(med[i, 0]), float(med[i, 1]), cols * min(n, getattr(layer, "BLOCK", n))))
     if verbose:

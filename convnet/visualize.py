@@ -167,7 +167,7 @@ def input_gradients(model, image, label: int) -> list[tuple]:
         grad = losses.categorical_crossentropy_gradient(y, out)
         rest, result = model.layers, []
     for layer in reversed(rest):
-        below = layer.backward(grad)
+        below = graph.backward_of(layer, grad, True)
         assert below is not None                  # input_gradient=True: every layer returns it
         grad = below
         result.append((layer, grad[0]))

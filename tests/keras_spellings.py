@@ -452,8 +452,7 @@ works("model_in_sequential", """
     h = v @ inner.layers[0].get_weights()[0] + inner.layers[0].get_weights()[1]
     k, b = outer.layers[-1].get_weights()
     assert np.allclose(outer.predict(v, verbose=0), h @ k + b, atol=1e-5)
-""", xfail="a model as a layer of a Sequential is refused today (convnet/models.py "
-          "Sequential.add); Keras 3 nests it as one layer")
+""")
 works("augmentation_sequential_in_sequential", """
     augment = keras.Sequential([layers.RandomFlip("horizontal"), layers.RandomRotation(0.1)])
     model = keras.Sequential([keras.Input((28, 28, 1)), augment, layers.Conv2D(4, 3, strides=2),
@@ -461,8 +460,7 @@ works("augmentation_sequential_in_sequential", """
     model.compile(optimizer="adam", loss="categorical_crossentropy")
     hist = model.fit(x[:8], y[:8], epochs=1, verbose=0)
     assert len(hist.history["loss"]) == 1 and model.output_shape == (None, 10)
-""", xfail="a model as a layer of a Sequential is refused today (convnet/models.py "
-          "Sequential.add); Keras 3 nests it as one layer")
+""")
 
 
 # --- layers and their common arguments -----------------------------------------------------------
@@ -1937,8 +1935,7 @@ works("layer_losses_regularization", """
                               layers.Dense(2, kernel_initializer="ones",
                                            kernel_regularizer=keras.regularizers.l2(0.1))])
     assert abs(float(sum(model.losses)) - 0.8) < 1e-6
-""", xfail="Model has no losses property (convnet/models.py): Keras sums its layers' "
-          "regularization penalties there")
+""")
 works("model_to_json_indent", """
     import json
     text = dense_model().to_json(indent=2)

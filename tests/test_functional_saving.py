@@ -285,8 +285,8 @@ def test_unknown_layer_and_model_classes_are_refused():
     with pytest.raises(saving.UnknownLayerError, match="'Lambda'.*supported classes"):
         model_from_json(json.dumps(description))
     description = _description()
-    _entry(description, "Subtract")["class_name"] = "Functional"     # a nested model
-    with pytest.raises(saving.UnknownLayerError, match="'Functional'"):
+    _entry(description, "Subtract")["class_name"] = "Functional"     # a nested model, empty
+    with pytest.raises(saving.FormatError, match="a nested Functional model.*no layers found"):
         model_from_json(json.dumps(description))
     with pytest.raises(saving.UnknownLayerError, match="model class 'Bidirectional'"):
         model_from_json(json.dumps({**_description(), "class_name": "Bidirectional"}))

@@ -72,6 +72,18 @@ def save_checkpoint(model, path: str | os.PathLike, epochs_done: int) -> None:
             t.attrs["rng"] = json.dumps(_rng_states(model))
 
 
+def _datasets(group) -> dict[str, np.ndarray]:
+    """Every array below ``group``, by its path in it: ``layer/weight``, one level deeper per
+    model nested as a layer."""
+    found: dict[str, np.ndarray] = {}
+
+    def visit(name: str, item) -> None:
+        if isinstance(item, h5py.Dataset):
+            found[name] = np.asarray(item)
+    group.visititems(visit)
+    return found
+
+
 def load_checkpoint(model, path: str | os.PathLike) -> int:
     """Restore weights, optimizer state and random state into a compiled ``model`` (same
     architecture and optimizer class); return the number of epochs done, for ``initial_epoch``.
@@ -95,14 +107,11 @@ def load_checkpoint(model, path: str | os.PathLike) -> int:
         params = {f"{layer.name}/{k}": v for layer in model.layers for k, v in layer.params.items()}
         for slot in g:
             state[slot] = {}
-            for layer_name in g[slot]:
-                for key in g[slot][layer_name]:
-                    name = f"{layer_name}/{key}"
-                    value = np.asarray(g[slot][layer_name][key])
-                    if name not in params or params[name].shape != value.shape:
-                        raise FormatError(f"{path}: optimizer state {slot}/{name} {value.shape} "
-                                          "does not fit the model")
-                    state[slot][name] = value.astype(params[name].dtype)
+            for name, value in _datasets(g[slot]).items():
+                if name not in params or params[name].shape != value.shape:
+                    raise FormatError(f"{path}: optimizer state {slot}/{name} {value.shape} "
+                                      "does not fit the model")
+                state[slot][name] = value.astype(params[name].dtype)
         iterations = int(g.attrs["iterations"])
         t = f["convnet_training"]
         epochs_done = int(t.attrs["epochs_done"])

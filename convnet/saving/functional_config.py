@@ -43,11 +43,15 @@ from convnet import layers as layers_module
 from convnet.saving.errors import FormatError, UnknownLayerError
 from convnet.saving.json_format import (
     LAYER_CLASSES,
+    MODEL_ENTRY_CLASSES,
     PORTABLE_HEADER,
     batch_shape_of,
     is_custom_layer,
+    is_model,
     jsonable,
     layer_from_entry,
+    nested_model_entry,
+    nested_model_from_entry,
     portable_config,
 )
 
@@ -134,20 +138,39 @@ def keras_layers(model) -> list:
 
 
 # ----- writing ---------------------------------------------------------------------------------
-def to_config(model) -> dict[str, Any]:
-    """The portable Keras description of a functional model (a JSON-ready dict)."""
+def to_config(model, keras3: bool = False, nested: bool = False) -> dict[str, Any]:
+    """The portable Keras description of a functional model (a JSON-ready dict); with
+    ``keras3``, nodes in Keras 3's own form (for ``.keras`` files; see "Nested models").
+    ``nested`` (a model used as a layer): one input or output is written as one
+    ``[name, node, tensor]``, not a list of one, or Keras 3 passes a list to the next layer."""
     nodes, index = network(model)
+    # Keras 3's numbering needs its own node form; without nested models both Keras read the
+    # list form the same way (tf-keras loads .keras files too), so it stays
+    keras3 = keras3 and any(is_model(layer) for layer in model.layers)
     calls: dict[int, list[graph.Node]] = {}
     for node in sorted(nodes, key=lambda n: index[id(n)]):
         calls.setdefault(id(node.layer), []).append(node)
 
-    def ref(tensor: graph.SymbolicTensor) -> list:
+    def ref(tensor: graph.SymbolicTensor, model_io: bool = False) -> list:
         assert tensor.node is not None
-        return [tensor.node.layer.name, index[id(tensor.node)], 0]
+        layer = tensor.node.layer
+        return [layer.name, index[id(tensor.node)] + _first_node(layer, keras3, model_io), 0]
+
+    def node_entry(node: graph.Node):
+        if not keras3:
+            return [[*ref(t), {}] for t in node.inputs]
+        tensors = [{"class_name": "__keras_tensor__",
+                    "config": {"shape": list(t.shape), "dtype": t.dtype,
+                               "keras_history": ref(t)}} for t in node.inputs]
+        return {"args": [tensors if node.layer.takes_list else tensors[0]], "kwargs": {}}
 
     entries = []
     for layer in keras_layers(model):
         cls_name = type(layer).__name__
+        if is_model(layer):
+            entries.append({**nested_model_entry(layer, keras3), "name": layer.name,
+                            "inbound_nodes": [node_entry(n) for n in calls[id(layer)]]})
+            continue
         if cls_name == "InputLayer":
             shape = layer.output.shape
             config: dict[str, Any] = {"batch_input_shape": list(shape), "dtype": layer.dtype,
@@ -159,14 +182,56 @@ def to_config(model) -> dict[str, Any]:
                                   "no Keras equivalent convnet can write")
             config = portable_config(layer)
             config.pop("batch_input_shape", None)     # the InputLayer carries the shape
-            inbound = [[[*ref(t), {}] for t in node.inputs] for node in calls[id(layer)]]
+            inbound = [node_entry(node) for node in calls[id(layer)]]
         entries.append({"name": layer.name, "class_name": cls_name,
                         "config": jsonable(config), "inbound_nodes": inbound})
-    return {"module": "keras", "class_name": "Model",
-            "config": {"name": model.name, "layers": entries,
-                       "input_layers": [ref(t) for t in model.inputs],
-                       "output_layers": [ref(t) for t in model.outputs]},
-            **PORTABLE_HEADER}
+    ends = {key: [ref(t, True) for t in tensors]
+            for key, tensors in (("input_layers", model.inputs), ("output_layers", model.outputs))}
+    config = {"name": model.name, "layers": entries,
+              **{key: refs[0] if nested and len(refs) == 1 else refs
+                 for key, refs in ends.items()}}
+    if not model.trainable:
+        config["trainable"] = False
+    return {"module": "keras", "class_name": "Model", "config": config, **PORTABLE_HEADER}
+
+
+# ----- nested models ------------------------------------------------------------------------
+# A model used as a layer is one entry whose "config" is its whole description. Its calls are
+# numbered differently by the two Keras: tf-keras (and Keras 2.2) count from 1, as if the
+# model's own construction were its call 0 ("_should_skip_first_node"), in inbound nodes and in
+# input/output_layers alike; Keras 3 counts its inbound nodes from 0, but input/output_layers
+# of a Functional (not Sequential) from 1 ("get_tensor" subtracts 1). No one file suits both
+# (Keras 3 cannot load tf-keras's own nested functional files either), so convnet writes
+# tf-keras's numbering in to_json and .h5 files, Keras 3's in .keras files (with Keras 3's
+# dict-form nodes, which tell the reader which numbering a file uses; a model without nested
+# models keeps the list form there, which tf-keras reads in .keras files too).
+def _first_node(layer, keras3: bool, model_io: bool) -> int:
+    """What a file adds to a call's index (from 0) when it names a call of ``layer``."""
+    if not is_model(layer):
+        return 0
+    if not keras3:
+        return 1
+    return 1 if model_io and layer.keras_class_name != "Sequential" else 0
+
+
+def _nested_offsets(pending, io_refs: list, made: dict, keras3: bool) -> tuple[dict, dict]:
+    """How much to subtract from the call indices a file gives for each nested model, in
+    inbound nodes and in input/output_layers (see "Nested models" above). A file in the
+    list form is tf-keras's when its indices reach the number of calls (they count from 1)."""
+    inbound: dict[str, int] = {}
+    io: dict[str, int] = {}
+    calls = {layer.name: len(nodes) for layer, nodes in pending}
+    for name, layer in made.items():
+        if not is_model(layer):
+            continue
+        if keras3:
+            inbound[name] = 0
+            io[name] = int(layer.keras_class_name != "Sequential")
+            continue
+        seen = [i for _, nodes in pending for refs in nodes for n, i, _ in refs if n == name]
+        seen += [i for n, i, _ in io_refs if n == name]
+        inbound[name] = io[name] = int(bool(seen) and max(seen) >= calls.get(name, 0))
+    return inbound, io
 
 
 # ----- reading ---------------------------------------------------------------------------------
@@ -191,7 +256,8 @@ def from_config(description: dict, custom=None) -> Any:
         if key not in config:
             raise FormatError(f"functional model description: 'config' has no {key!r}")
 
-    made: dict[str, layers_module.Layer] = {}
+    made: dict[str, Any] = {}
+    keras3_nodes = False            # Keras 3's {"args", "kwargs"} nodes (see "Nested models")
     pending: list[tuple[layers_module.Layer, list[list[tuple[str, int, int]]]]] = []
     outputs_of: dict[str, list[graph.SymbolicTensor]] = {}
     for position, entry in enumerate(entries):
@@ -210,6 +276,15 @@ def from_config(description: dict, custom=None) -> Any:
         if cls_name == "InputLayer":
             layer = _input_layer(cfg, position)
             outputs_of[name] = [layer.output]
+        elif cls_name in MODEL_ENTRY_CLASSES:               # a model used as a layer
+            layer = nested_model_from_entry({**entry, "name": name}, custom, position)
+            outputs_of[name] = []
+            nodes = entry.get("inbound_nodes", [])
+            if not isinstance(nodes, list):
+                raise FormatError(f"functional model description: layer {name!r}: "
+                                  f"'inbound_nodes' must be a list, got {nodes!r}")
+            keras3_nodes = keras3_nodes or any(isinstance(n, dict) for n in nodes)
+            pending.append((layer, [_node_refs(n, name, True) for n in nodes]))
         else:
             layer = layer_from_entry(cls_name, custom.resolve(cfg), position, classes=classes)
             outputs_of[name] = []
@@ -218,18 +293,34 @@ def from_config(description: dict, custom=None) -> Any:
                 raise FormatError(f"functional model description: layer {name!r}: "
                                   f"'inbound_nodes' must be a list, got {nodes!r}")
             trains = type(layer).__name__ in TAKES_TRAINING
+            keras3_nodes = keras3_nodes or any(isinstance(n, dict) for n in nodes)
             pending.append((layer, [_node_refs(n, name, trains) for n in nodes]))
         made[name] = layer
 
+    io_specs = {key: _refs_of(config[key], key) for key in ("input_layers", "output_layers")}
+    inbound, io = _nested_offsets(pending, io_specs["input_layers"] + io_specs["output_layers"],
+                                  made, keras3_nodes)
+    pending = [(layer, [[(n, _shifted(i, inbound.get(n, 0), n), t) for n, i, t in refs]
+                        for refs in nodes]) for layer, nodes in pending]
     _replay(pending, outputs_of)
-    inputs = _tensors(config["input_layers"], outputs_of, "input_layers")
-    outputs = _tensors(config["output_layers"], outputs_of, "output_layers")
+    inputs, outputs = ([(n, _shifted(i, io.get(n, 0), n), t) for n, i, t in io_specs[key]]
+                       for key in ("input_layers", "output_layers"))
     name = config.get("name") or "functional"
     try:
-        return Model(inputs[0] if len(inputs) == 1 else inputs,
-                     outputs[0] if len(outputs) == 1 else outputs, name=str(name))
+        model = Model(_tensors(inputs, outputs_of, "input_layers"),
+                      _tensors(outputs, outputs_of, "output_layers"), name=str(name))
     except (TypeError, ValueError) as exc:
         raise FormatError(f"functional model description: {exc}") from None
+    if config.get("trainable") is False:
+        model.trainable = False
+    return model
+
+
+def _shifted(index: int, offset: int, name: str) -> int:
+    if index < offset:
+        raise FormatError(f"functional model description: call {index} of the model {name!r} "
+                          f"is named, but this file counts its calls from {offset}")
+    return index - offset
 
 
 def _input_layer(cfg: dict, position: int) -> layers_module.Layer:
@@ -376,27 +467,35 @@ def _single(tensors: list, layer) -> graph.SymbolicTensor:
     return tensors[0]
 
 
-def _tensors(spec, outputs_of: dict[str, list[graph.SymbolicTensor]],
-             key: str) -> list[graph.SymbolicTensor]:
+def _refs_of(spec, key: str) -> list[tuple[str, int, int]]:
     """``input_layers`` / ``output_layers``: one ``[name, node, tensor]`` or a list of them."""
     single = _ref(spec, key)
     refs = [single] if single is not None else spec
     if not isinstance(refs, list) or not refs:
         raise FormatError(f"functional model description: {key} must be a list of "
                           f"[layer name, node index, tensor index], got {spec!r}")
-    tensors = []
+    found = []
     for item in refs:
-        found = item if isinstance(item, tuple) else _ref(item, key)
-        if found is None:
+        one = item if isinstance(item, tuple) else _ref(item, key)
+        if one is None:
             raise FormatError(f"functional model description: {key}: expected [layer name, "
                               f"node index, tensor index], got {item!r}")
+        found.append(one)
+    return found
+
+
+def _tensors(refs: list[tuple[str, int, int]], outputs_of: dict[str, list[graph.SymbolicTensor]],
+             key: str):
+    """The tensors ``input_layers`` / ``output_layers`` name (one, or a list of several)."""
+    tensors = []
+    for found in refs:
         name, node_index, tensor_index = found
         made = outputs_of.get(name)
         if made is None or node_index >= len(made) or tensor_index != 0:
             raise FormatError(f"functional model description: {key} names {list(found)}, "
                               "which no layer of the model makes")
         tensors.append(made[node_index])
-    return tensors
+    return tensors[0] if len(tensors) == 1 else tensors
 
 
 def unknown_model_class(class_name) -> UnknownLayerError:

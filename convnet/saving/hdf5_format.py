@@ -22,6 +22,11 @@ keras_layers`), their ``InputLayer`` s included (no weights; Keras 3 gives them 
 ``layers/input_layer``, ``layers/input_layer_1``, ... with empty ``vars``). A legacy file is
 matched to a functional model by layer name when the names agree (Keras's own files), else by
 order.
+
+A model used as a layer (a nested model) is one layer here, as in Keras: legacy files give it
+one group whose ``weight_names`` are its layers' (``base/conv2d/kernel:0`` under
+``/base``); Keras 3 files give it a group ``layers/sequential`` (or ``functional``) holding its
+own ``layers/<key>/vars`` groups.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from convnet.saving import optimizer_state
 from convnet.saving.atomic import atomic_path
 from convnet.saving.errors import CorruptFileError, FormatError, WeightsMismatchError
 from convnet.saving.functional_config import is_functional, keras_layers
-from convnet.saving.json_format import PORTABLE_HEADER, to_json
+from convnet.saving.json_format import PORTABLE_HEADER, is_model, to_json
 from convnet.saving.training_config import training_config
 
 STR = h5py.string_dtype()
@@ -70,11 +75,12 @@ def _text_list(group: h5py.Group | h5py.File, name: str) -> list[str]:
 
 
 def keras3_keys(layers) -> list[str]:
-    """Keras 3 group names: ``conv2d``, ``conv2d_1``, ``dense``, ... by class, in model order."""
+    """Keras 3 group names: ``conv2d``, ``conv2d_1``, ``dense``, ... by class, in model order
+    (a model used as a layer: ``sequential`` or ``functional``)."""
     counts: dict[str, int] = defaultdict(int)
     keys = []
     for layer in layers:
-        base = snake_case(type(layer).__name__)
+        base = snake_case(layer.keras_class_name if is_model(layer) else type(layer).__name__)
         keys.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
         counts[base] += 1
     return keys
@@ -104,7 +110,7 @@ def write_legacy_group(group: h5py.Group | h5py.File, model) -> None:
     group.attrs["keras_version"] = PORTABLE_HEADER["keras_version"]
     for layer in layers:
         g = group.create_group(layer.name)
-        names = [f"{layer.name}/{key}:0" for key in layer.weight_names()]
+        names = [_legacy_weight_name(layer, key) for key in layer.weight_names()]
         if names:
             g.attrs.create("weight_names", names, dtype=STR)
         else:
@@ -113,11 +119,23 @@ def write_legacy_group(group: h5py.Group | h5py.File, model) -> None:
             g.create_dataset(name, data=value)
 
 
-def write_keras3(file: h5py.File, model) -> None:
-    """Write the Keras 3 ``.weights.h5`` layout."""
+def _legacy_weight_name(layer, key: str) -> str:
+    """A weight's name in a legacy file: ``dense/kernel:0``; a nested model's weights keep the
+    name of the layer that owns them (``bd/kernel:0`` under the model's group, as tf-keras)."""
+    if is_model(layer):
+        return "/".join(key.split("/")[-2:]) + ":0"
+    return f"{layer.name}/{key}:0"
+
+
+def write_keras3(file: h5py.File | h5py.Group, model) -> None:
+    """Write the Keras 3 ``.weights.h5`` layout; a model used as a layer gets the same layout
+    inside its group (``layers/sequential/layers/dense/vars``), as Keras 3 nests it."""
     layers_group = file.create_group("layers")
     layers = keras_layers(model)
     for key, layer in zip(keras3_keys(layers), layers):
+        if is_model(layer):
+            write_keras3(layers_group.create_group(key), layer)
+            continue
         v = layers_group.create_group(key).create_group("vars")
         v.attrs["name"] = layer.name
         for i, value in enumerate(layer.get_weights()):
@@ -233,6 +251,12 @@ def read_keras3(file, model, path) -> list[tuple]:
                                            f"'layers/{key}' is missing)")
             continue
         group = layers_group[key]
+        if is_model(layer):                          # its own layers/... inside its group
+            if "layers" not in group:
+                raise WeightsMismatchError(f"{path}: group 'layers/{key}' holds no layers, but "
+                                           f"{layer.describe()} is a model")
+            pairs += read_keras3(group, layer, f"{path}: layers/{key}")
+            continue
         v = group["vars"] if "vars" in group else group
         arrays = [np.asarray(v[str(i)]) for i in range(len(v)) if str(i) in v]
         if len(arrays) != len(v) or (arrays and not layer.params):

@@ -15,6 +15,8 @@ Read (``model_from_json``):
 
 Functional models (``class_name`` ``Functional`` or ``Model``, layers with ``inbound_nodes``) are
 written and read by :mod:`convnet.saving.functional_config`, with these same layer entries.
+A model used as a layer is one entry holding its whole description (``{"class_name":
+"Sequential", "config": {"name": "base", "layers": [...]}}``), as Keras nests it.
 
 Safety: only the layer classes in ``LAYER_CLASSES`` (plus the merge layers, in a functional
 model) and those the caller passes as ``custom_objects`` are built; nothing named in a file is
@@ -104,13 +106,14 @@ PORTABLE_HEADER = {"keras_version": "2.2.4", "backend": "tensorflow"}
 
 
 # ----- writing ---------------------------------------------------------------------------------
-def model_to_config(model) -> dict[str, Any]:
+def model_to_config(model, keras3: bool = False, nested: bool = False) -> dict[str, Any]:
     """The portable Keras description of a built model (a JSON-ready dict); functional models
-    are described by :mod:`convnet.saving.functional_config`."""
+    are described by :mod:`convnet.saving.functional_config` (``keras3``: in Keras 3's own
+    dialect, for ``.keras`` files, see there)."""
     from convnet.saving import functional_config
 
     if functional_config.is_functional(model):
-        return functional_config.to_config(model)
+        return functional_config.to_config(model, keras3, nested)
     if not model.built:
         raise FormatError("to_json: the model is not built yet; give the first layer an "
                           "input_shape or call model.build((None, ...)) first")
@@ -121,14 +124,41 @@ def model_to_config(model) -> dict[str, Any]:
                    "name": _input_layer_name(model)},
     }]
     for layer in model.layers:
+        if is_model(layer):
+            entries.append(nested_model_entry(layer, keras3))
+            continue
         if type(layer).__name__ not in LAYER_CLASSES and not is_custom_layer(layer):
             raise FormatError(f"to_json: layer {layer.name!r} is a {type(layer).__name__}, "
                               "which has no Keras equivalent convnet can write")
         config = portable_config(layer)
         config.pop("batch_input_shape", None)   # the InputLayer carries the shape
         entries.append({"class_name": type(layer).__name__, "config": jsonable(config)})
-    return {"module": "keras", "class_name": "Sequential",
-            "config": {"name": model.name, "layers": entries}, **PORTABLE_HEADER}
+    description: dict[str, Any] = {"name": model.name, "layers": entries}
+    if not model.trainable:                  # frozen (a nested base model): as Keras writes it
+        description["trainable"] = False
+    return {"module": "keras", "class_name": "Sequential", "config": description,
+            **PORTABLE_HEADER}
+
+
+def is_model(layer) -> bool:
+    """Whether a layer of a model is itself a model (Keras: a nested model)."""
+    from convnet.models import Model
+
+    return isinstance(layer, Model)
+
+
+def nested_model_entry(model, keras3: bool = False) -> dict[str, Any]:
+    """The layer entry of a model used as a layer: its whole description, as Keras nests it
+    (``{"class_name": "Sequential" or "Functional", "config": {"name", "layers", ...}}``).
+
+    A functional model is written as ``"Functional"`` with ``"module": "keras.models"``, where
+    both tf-keras 2.21 and Keras 3.15 find the class (a top-level description says ``Model``,
+    see :mod:`functional_config`)."""
+    description = model_to_config(model, keras3, nested=True)
+    entry = {"class_name": description["class_name"], "config": description["config"]}
+    if entry["class_name"] != "Sequential":
+        entry.update(class_name="Model", module="keras")
+    return entry
 
 
 def _batch_shape(shape) -> list:
@@ -235,6 +265,15 @@ class CustomObjects:
 
 def model_from_config(description: Any, custom_objects: dict | None = None):
     """Build a Sequential or functional model from a parsed Keras model description."""
+    return build_model(description, CustomObjects(custom_objects))
+
+
+MODEL_ENTRY_CLASSES = ("Sequential", "Functional", "Model")
+
+
+def build_model(description: Any, custom: CustomObjects):
+    """:func:`model_from_config` with the caller's classes already gathered (a nested model's
+    entry is built by this too)."""
     from convnet.models import Sequential
     from convnet.saving import functional_config
 
@@ -242,7 +281,6 @@ def model_from_config(description: Any, custom_objects: dict | None = None):
         raise FormatError(f"model description must be a JSON object, got "
                           f"{type(description).__name__}")
     class_name = description.get("class_name")
-    custom = CustomObjects(custom_objects)
     if class_name in functional_config.MODEL_CLASS_NAMES:
         return functional_config.from_config(description, custom)
     if class_name != "Sequential":
@@ -273,6 +311,9 @@ def model_from_config(description: Any, custom_objects: dict | None = None):
         if cls_name == "InputLayer":
             input_shape = batch_shape_of(cfg, position)
             continue
+        if cls_name in MODEL_ENTRY_CLASSES:       # a model used as a layer
+            layers.append(nested_model_from_entry(entry, custom, position))
+            continue
         if input_shape is None and not layers:    # Keras 2.2: the shape rides on layer one
             input_shape = batch_shape_of(cfg, position, required=False)
         layers.append(layer_from_entry(custom.layer_class(entry), custom.resolve(cfg), position,
@@ -281,10 +322,34 @@ def model_from_config(description: Any, custom_objects: dict | None = None):
         input_shape = _shape_list(build_shape, "build_input_shape")
 
     model = Sequential(name=str(name))
-    for layer in layers:
-        model.add(layer)
+    for position, layer in enumerate(layers):
+        try:
+            model.add(layer)
+        except ValueError as exc:
+            raise FormatError(f"model description: layer {position} ({layer.name!r}): "
+                              f"{exc}") from None
     if input_shape is not None:
         model.build(tuple(input_shape))
+    if isinstance(config, dict) and config.get("trainable") is False:
+        model.trainable = False
+    return model
+
+
+def nested_model_from_entry(entry: dict, custom: CustomObjects, position: int):
+    """The model of a layer entry that is a whole model (Keras's nested ``Sequential`` or
+    ``Functional``), named as the entry."""
+    name = entry.get("name", entry["config"].get("name"))
+    try:
+        model = build_model({"class_name": entry["class_name"], "config": entry["config"]},
+                            custom)
+    except UnknownLayerError as exc:
+        raise UnknownLayerError(f"model description: layer {position} ({name!r}, a nested "
+                                f"{entry['class_name']} model): {exc}") from None
+    except FormatError as exc:
+        raise FormatError(f"model description: layer {position} ({name!r}, a nested "
+                          f"{entry['class_name']} model): {exc}") from None
+    if isinstance(name, str) and name:
+        model.name = name
     return model
 
 

@@ -1,7 +1,8 @@
 """The ``.keras`` format (Keras 3's native file): a zip archive of three members.
 
     metadata.json       {"keras_version": "3.15.1", "date_saved": "2026-12-05@17:50:10"}
-    config.json         the model description (:mod:`json_format`), plus ``compile_config``
+    config.json         the model description (:mod:`json_format`; nodes in Keras 3's own
+                        form, see :mod:`functional_config`), plus ``compile_config``
                         (:mod:`training_config`) when the model is compiled
     model.weights.h5    Keras 3's weights layout (:mod:`hdf5_format`): ``layers/<key>/vars/<i>``,
                         ``optimizer/vars/<i>`` (:mod:`optimizer_state`, Keras 3's order), ``vars``
@@ -62,7 +63,7 @@ def _weights_bytes(model) -> bytes:
 
 def config_json(model) -> str:
     """``config.json``: the model description, with ``compile_config`` when compiled."""
-    config = model_to_config(model)
+    config = model_to_config(model, keras3=True)
     compile_cfg = model.get_compile_config()
     if compile_cfg is not None:
         config["compile_config"] = compile_cfg

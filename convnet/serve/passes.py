@@ -122,11 +122,11 @@ def backward(model: Model, x: np.ndarray, label: int) -> Backward:
         pre[last.name] = model.output_gradient(y, out)                 # (p - y) / N
         g = last.backward_preactivation(pre[last.name])  # type: ignore[attr-defined]
     else:
-        g = last.backward(grads[last.name])
+        g = graph.backward_of(last, grads[last.name], True)
     weights = {last.name: {k: v.copy() for k, v in last.grads.items()}}
     for layer in reversed(model.layers[:-1]):
         grads[layer.name] = g
-        g = layer.backward(g)
+        g = graph.backward_of(layer, g, True)
         weights[layer.name] = {k: v.copy() for k, v in layer.grads.items()}
     assert g is not None                       # input_gradient=True: every layer returns dL/dx
     return Backward(passes, float(np.mean(loss.call(y, out))), out[0], g, grads, pre, weights)
