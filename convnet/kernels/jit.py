@@ -1,7 +1,7 @@
 """numba twins of :mod:`convnet.kernels.reference`: same signatures, same results, fast.
 
 Every kernel is a serial loop over a range of its outer index (samples, rows, elements or
-fixed blocks of them), compiled without the GIL; :func:`_spread` cuts the range into pieces and
+fixed blocks of them), compiled without the GIL; :func:`spread` cuts the range into pieces and
 runs them on convnet's per-core worker threads (:func:`convnet.threads.run_tasks`). Samples never
 write to each other's memory, so the pieces cannot race (pieces of output *positions* would: in
 col2im and the max-pool backward, neighbouring windows add into the same input cell).
@@ -85,7 +85,7 @@ TASKS = 8          # pieces of a loop, whatever the number of threads (so the sa
 INLINE = 1 << 15   # elements touched: below this, a loop runs on the calling thread
 
 
-def _spread(loop, n: int, size: int, *args) -> None:
+def spread(loop, n: int, size: int, *args) -> None:
     """Run ``loop(*args, first, stop)`` over ``range(n)``, cut into up to :data:`TASKS` pieces
     on the per-core worker threads. A loop touching fewer than :data:`INLINE` elements (``size``)
     runs on the calling thread: handing it to a worker would cost more than the work."""
@@ -126,7 +126,7 @@ def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int,
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
     if out is None:
         out = np.empty((n * oh * ow, kh * kw * c), dtype=x.dtype)
-    _spread(_im2col, n, out.size, np.ascontiguousarray(x), kh, kw, sh, sw, out)
+    spread(_im2col, n, out.size, np.ascontiguousarray(x), kh, kw, sh, sw, out)
     return out
 
 
@@ -163,7 +163,7 @@ def col2im(cols: np.ndarray, x_shape: tuple, kh: int, kw: int, sh: int, sw: int,
                          f"got {out.shape}")
     else:
         dx = out
-    _spread(_col2im, dx.shape[0], dx.size, np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
+    spread(_col2im, dx.shape[0], dx.size, np.ascontiguousarray(cols), kh, kw, sh, sw, dx)
     return dx
 
 
@@ -206,7 +206,7 @@ def maxpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     n, _, _, c = x.shape
     y = np.empty((n, oh, ow, c), dtype=x.dtype)
     argmax = np.empty((n, oh, ow, c), dtype=np.int32)   # h*W + w: 4 bytes are plenty
-    _spread(_maxpool_forward, n, x.size, np.ascontiguousarray(x), ph, pw, sh, sw, pad_top,
+    spread(_maxpool_forward, n, x.size, np.ascontiguousarray(x), ph, pw, sh, sw, pad_top,
             pad_left, y, argmax, True)
     return y, argmax
 
@@ -233,7 +233,7 @@ def _maxpool_backward(dy, argmax, dx, first, stop):
 def maxpool_backward(dy: np.ndarray, argmax: np.ndarray, x_shape: tuple) -> np.ndarray:
     """Route gradients to each window's winner; see the reference twin."""
     dx = np.empty(x_shape, dtype=dy.dtype)                  # the kernel zeroes it
-    _spread(_maxpool_backward, dx.shape[0], dx.size, np.ascontiguousarray(dy),
+    spread(_maxpool_backward, dx.shape[0], dx.size, np.ascontiguousarray(dy),
             np.ascontiguousarray(argmax), dx)
     return dx
 
@@ -271,7 +271,7 @@ def avgpool_forward(x: np.ndarray, ph: int, pw: int, sh: int, sw: int, oh: int, 
     """Mean over windows of real cells; see the reference twin."""
     n, _, _, c = x.shape
     y = np.empty((n, oh, ow, c), dtype=x.dtype)
-    _spread(_avgpool_forward, n, x.size, np.ascontiguousarray(x), ph, pw, sh, sw, pad_top,
+    spread(_avgpool_forward, n, x.size, np.ascontiguousarray(x), ph, pw, sh, sw, pad_top,
             pad_left, y)
     return y
 
@@ -301,7 +301,7 @@ def avgpool_backward(dy: np.ndarray, x_shape: tuple, ph: int, pw: int, sh: int, 
                      pad_top: int, pad_left: int) -> np.ndarray:
     """Spread each window's gradient evenly over its real cells; see the reference twin."""
     dx = np.empty(x_shape, dtype=dy.dtype)                  # the kernel zeroes it
-    _spread(_avgpool_backward, dx.shape[0], dx.size, np.ascontiguousarray(dy), ph, pw, sh, sw,
+    spread(_avgpool_backward, dx.shape[0], dx.size, np.ascontiguousarray(dy), ph, pw, sh, sw,
             pad_top, pad_left, dx)
     return dx
 
@@ -354,7 +354,7 @@ def bias_relu(z: np.ndarray, bias: np.ndarray) -> np.ndarray:
     if z.ndim != 2 or not z.flags.c_contiguous or bias.shape != (z.shape[1],):
         raise ValueError(f"bias_relu needs a C-contiguous (rows, F) array and a (F,) bias, got "
                          f"{z.shape} and {bias.shape}")
-    _spread(_bias_relu, z.shape[0], z.size, z, bias.astype(z.dtype, copy=False))
+    spread(_bias_relu, z.shape[0], z.size, z, bias.astype(z.dtype, copy=False))
     return z
 
 
@@ -399,7 +399,7 @@ def relu_bias_backward(dy: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.nd
     dy, y = np.ascontiguousarray(dy), np.ascontiguousarray(y, dtype=dy.dtype)
     dz = np.empty_like(dy)
     partial = np.empty((RELU_BIAS_BLOCKS, dy.shape[1]), dtype=dy.dtype)
-    _spread(_relu_bias_backward, RELU_BIAS_BLOCKS, dy.size, dy, y, dz, partial)
+    spread(_relu_bias_backward, RELU_BIAS_BLOCKS, dy.size, dy, y, dz, partial)
     return dz, partial.sum(axis=0)
 
 
@@ -443,7 +443,7 @@ def conv2d_direct(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, sh: int, 
                          f"{bias.shape} do not fit together")
     oh, ow = conv_output_size(h, kh, sh), conv_output_size(w, kw, sw)
     z = np.empty((n * oh * ow, f), dtype=x.dtype)
-    _spread(_conv2d_direct, n, z.size * kh * kw * c, np.ascontiguousarray(x),
+    spread(_conv2d_direct, n, z.size * kh * kw * c, np.ascontiguousarray(x),
             np.ascontiguousarray(kernel, dtype=x.dtype), bias.astype(x.dtype, copy=False), sh, sw,
             bool(relu), z)
     return z
@@ -492,7 +492,7 @@ def _kernel_grads(x, dz, y, relu_mask, kh, kw, sh, sw, what):
     partial_db = np.empty((KERNEL_GRAD_BLOCKS, dz.shape[1]), dtype=x.dtype)
     dz = np.ascontiguousarray(dz, dtype=x.dtype)
     y = np.ascontiguousarray(y, dtype=x.dtype) if relu_mask else dz
-    _spread(_conv2d_kernel_grad, KERNEL_GRAD_BLOCKS, dz.size * kh * kw * c,
+    spread(_conv2d_kernel_grad, KERNEL_GRAD_BLOCKS, dz.size * kh * kw * c,
             np.ascontiguousarray(x), dz, y, relu_mask, kh, kw, sh, sw, partial, partial_db)
     return partial.sum(axis=0), partial_db.sum(axis=0)
 
@@ -549,7 +549,7 @@ def dropout_forward(x: np.ndarray, key: int, threshold: int,
     y = np.empty_like(x)
     keep = np.empty(x.shape, dtype=np.bool_)
     with np.errstate(over="ignore"):     # uint64 wraps on purpose (NUMBA_DISABLE_JIT=1 warns)
-        _spread(_dropout_forward, x.size, x.size, x.reshape(-1), np.uint64(key),
+        spread(_dropout_forward, x.size, x.size, x.reshape(-1), np.uint64(key),
                 np.uint64(threshold), x.dtype.type(scale), y.reshape(-1), keep.reshape(-1))
     return y, keep
 
@@ -569,7 +569,7 @@ def dropout_backward(dy: np.ndarray, keep: np.ndarray, scale: float) -> np.ndarr
                          f"{dy.shape}")
     dy = np.ascontiguousarray(dy)
     dx = np.empty_like(dy)
-    _spread(_dropout_backward, dy.size, dy.size, dy.reshape(-1),
+    spread(_dropout_backward, dy.size, dy.size, dy.reshape(-1),
             np.ascontiguousarray(keep).reshape(-1), dy.dtype.type(scale), dx.reshape(-1))
     return dx
 
@@ -671,7 +671,7 @@ def batchnorm_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     blocks = -(-m // BN_BLOCK)
     sums = np.empty((blocks, 2 * c))
     shift = x[0].astype(np.float64)
-    _spread(_bn_block_sums, blocks, x.size, x, x, shift, sums)
+    spread(_bn_block_sums, blocks, x.size, x, x, shift, sums)
     total = sums.sum(axis=0) / m
     mean_d = total[:c]
     var = np.maximum(total[c:] - mean_d * mean_d, 0.0)
@@ -695,7 +695,7 @@ def batchnorm_forward(x: np.ndarray, mean: np.ndarray, inv_std: np.ndarray, gamm
     mean, inv_std, gamma, beta = (np.ascontiguousarray(np.broadcast_to(v, x.shape[1:]),
                                                        dtype=x.dtype)
                                   for v in (mean, inv_std, gamma, beta))
-    _spread(_bn_forward, x.shape[0], x.size, x, mean, inv_std, gamma, beta, xhat, y)
+    spread(_bn_forward, x.shape[0], x.size, x, mean, inv_std, gamma, beta, xhat, y)
     return xhat, y
 
 
@@ -713,15 +713,15 @@ def batchnorm_backward(dy: np.ndarray, xhat: np.ndarray, g: np.ndarray,
     dy, xhat = np.ascontiguousarray(dy), np.ascontiguousarray(xhat)
     m, c = dy.shape
     sums = np.empty((-(-m // BN_BLOCK), 2 * c))
-    _spread(_bn_block_sums, sums.shape[0], dy.size, dy, xhat, np.zeros(c), sums)
+    spread(_bn_block_sums, sums.shape[0], dy.size, dy, xhat, np.zeros(c), sums)
     total = sums.sum(axis=0)
     dbeta, dgamma = total[:c].astype(dy.dtype), total[c:].astype(dy.dtype)
     g = np.ascontiguousarray(np.broadcast_to(g, (c,)), dtype=dy.dtype)
     dx = np.empty_like(dy)
     if batch_stats:
-        _spread(_bn_dx, m, dy.size, dy, xhat, g, (total[:c] / m).astype(dy.dtype),
+        spread(_bn_dx, m, dy.size, dy, xhat, g, (total[:c] / m).astype(dy.dtype),
                 (total[c:] / m).astype(dy.dtype), dx)
     else:
-        _spread(_bn_dx, m, dy.size, dy, xhat, g, np.zeros(c, dy.dtype), np.zeros(c, dy.dtype),
+        spread(_bn_dx, m, dy.size, dy, xhat, g, np.zeros(c, dy.dtype), np.zeros(c, dy.dtype),
                 dx)
     return dx, dgamma, dbeta

@@ -27,15 +27,22 @@ stride): without ``output_padding``, ``H*s + max(k - s, 0)`` for 'valid' and ``H
 shorter than the full ``(H - 1)*s + k``, Keras crops ``k - 1 - left_pad`` at the start (its
 ``left_pad`` rule below, the same cells TensorFlow's 'SAME' gradient keeps).
 
-Both engines run this NumPy code (the im2col/col2im of :mod:`convnet.kernels.reference`).
+The NumPy engine runs these lines with :mod:`convnet.kernels.reference`'s im2col, col2im and
+``a @ b``; the fast engine runs the same lines with their twins (:func:`convnet.kernels.for_engine`:
+the numba im2col/col2im of :mod:`convnet.kernels.jit`, per-core GEMMs of
+:func:`convnet.fast.blas.matmul`). Measured (``benchmarks/bench_depthwise.py``, best of 10,
+forward + backward ms of Conv2DTranspose(32, 3, strides=2) on 28x28x32 float32 images; a 2-core
+AMD EPYC shared with other jobs, so noisy): batch 32, NumPy engine 87, fast engine 40, PyTorch
+2.13's ``ConvTranspose2d`` 36; batch 128, 380, 209 and 204. The whole batch's ``cols``
+``(N*H*W, KH*KW*filters)`` is still written and read back (29 MB at batch 32); per-core chunks,
+as Conv2D's fast paths take them, would keep it in the cache.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from convnet import initializers
-from convnet.kernels import reference
+from convnet import initializers, kernels
 from convnet.layers.activated import ActivationMixin
 from convnet.layers.base import Layer, pair
 from convnet.layers.regularized import Regularized
@@ -144,10 +151,11 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
             x = x.transpose(0, 2, 3, 1)                               # NCHW -> NHWC
         n, h, w, c = x.shape
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
+        ops = kernels.for_engine()            # NumPy's definitions, or their fast twins
         self._rows = np.ascontiguousarray(x).reshape(-1, c)
-        cols = self._rows @ self._kernel_matrix().T                  # (N*H*W, KH*KW*F)
+        cols = ops.matmul(self._rows, self._kernel_matrix().T)       # (N*H*W, KH*KW*F)
         self._full_shape = (n, (h - 1) * sh + kh, (w - 1) * sw + kw, self.filters)
-        full = reference.col2im(cols, self._full_shape, kh, kw, sh, sw)   # stamps add up
+        full = ops.col2im(cols, self._full_shape, kh, kw, sh, sw)    # stamps add up
         (oh, top), (ow, left) = self._geometry(h, w)
         z = self._window(full, oh, ow, top, left)[0]                 # Keras's output size
         y = self._bias_and_activate(z.reshape(-1, self.filters), self.params.get("bias"))
@@ -179,14 +187,16 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
         dfull = np.zeros(self._full_shape, dtype=dz.dtype)           # cropped cells: no gradient
         _, (rows, cols) = self._window(dfull, oh, ow, top, left)
         dfull[:, rows, cols] = dz[:, :rows.stop - rows.start, :cols.stop - cols.start]
-        dcols = reference.im2col(dfull, kh, kw, sh, sw)              # (N*H*W, KH*KW*F)
+        ops = kernels.for_engine()
+        dcols = ops.im2col(dfull, kh, kw, sh, sw)                    # (N*H*W, KH*KW*F)
         assert self._rows is not None
-        self.grads["kernel"][...] = (dcols.T @ self._rows).reshape(self.grads["kernel"].shape)
+        dk = ops.matmul(dcols.T, self._rows)                         # dK = dcols.T @ rows
+        self.grads["kernel"][...] = dk.reshape(self.grads["kernel"].shape)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=(0, 1, 2)) if db is None else db
         if not input_gradient:
             return None
-        dx = (dcols @ self._kernel_matrix()).reshape(n, h, w, -1)    # a Conv2D forward
+        dx = ops.matmul(dcols, self._kernel_matrix()).reshape(n, h, w, -1)   # a Conv2D forward
         return dx.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else dx
 
     def _input_hw(self) -> tuple[int, int]:

@@ -28,12 +28,26 @@ the pointwise kernel ``P`` ``(1, 1, C*M, filters)``::
     z = u @ P.reshape(C*M, filters) + b,   y = activation(z)
     dP = u.T @ dz,   db = dz summed over rows,   du = dz @ P.T   -> the depthwise backward above
 
-Both engines run this NumPy code (no numba twin yet). It costs ``C*M*KH*KW`` multiply-adds per
-output pixel, ``C`` times fewer than a Conv2D with as many output channels, but NumPy's einsum
-runs them on one core without BLAS: measured (best of 12, 2-core AMD EPYC, batch 32 of
-28x28x32, 3x3, float32, forward + backward) DepthwiseConv2D 13 + 34 ms, SeparableConv2D(32)
-35 + 117 ms, Conv2D(32)'s fast path 5 + 10 ms. Fine for learning and small models; a numba
-twin (tested equal to this code) is what a MobileNet-sized model would want.
+The NumPy engine runs this code. The fast engine (float32, float64) runs the depthwise step as
+direct numba loops instead (:mod:`convnet.kernels.depthwise_jit`: the same sums without the
+window matrix, vectorised over channels, on convnet's per-core threads, tested equal to this
+code within rounding) and the pointwise products as per-core GEMMs
+(:func:`convnet.fast.blas.matmul`); float16, which numba does not compute, keeps the einsums.
+``_DepthwiseBase._runs_fast`` is where that is chosen. A depthwise step costs ``C*M*KH*KW``
+multiply-adds per output pixel, ``C`` times fewer than a Conv2D with as many output channels;
+the einsums run them on one core without BLAS. Measured (``benchmarks/bench_depthwise.py``,
+best of 10, forward + backward ms, 3x3, float32, input 28x28x32; a 2-core AMD EPYC shared with
+other jobs, so noisy), batch 32 / 128:
+
+    ===========================  ============  ===========  ===============
+    layer                        NumPy engine  fast engine  PyTorch 2.13
+    ===========================  ============  ===========  ===============
+    DepthwiseConv2D              21.0 / 112    6.1 / 22     3.5 / 14
+    SeparableConv2D(32)          21.1 / 131    8.2 / 32     5.9 / 28
+    Conv2D(32), for comparison   44.8 / 219    11.8 / 51    14.4 / 54
+    ===========================  ============  ===========  ===============
+
+(PyTorch: ``Conv2d(groups=32)``, and a 1x1 ``Conv2d`` after it, eager, NCHW.)
 
 Kernel/bias regularizers and constraints work as in :mod:`convnet.layers.regularized`, under
 Keras's names: ``depthwise_regularizer``/``depthwise_constraint`` (and ``pointwise_*`` for
@@ -44,8 +58,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from convnet import constraints, initializers, regularizers
-from convnet.kernels import reference
+from convnet import backend, constraints, initializers, kernels, regularizers
+from convnet.kernels import depthwise_jit, reference
 from convnet.layers.activated import ActivationMixin
 from convnet.layers.base import Layer
 from convnet.layers.padding import same_padding, window_output_size
@@ -91,11 +105,14 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
     """Arguments, shapes, padding and weight rules of the two layers (see the module docstring).
 
     Kept by ``forward`` for ``backward``: ``_x_shape`` (the padded channels-last input's shape),
-    ``_pad``, ``_win`` (its per-channel windows) and ``_y`` (the output as rows ``(N*OH*OW,
-    channels)``, for the activation's derivative).
+    ``_pad``, ``_z_shape`` (the depthwise output's ``(N, OH, OW, C*M)``), ``_y`` (the output as
+    rows ``(N*OH*OW, channels)``, for the activation's derivative) and, as :meth:`_runs_fast`
+    chose, either ``_win`` (the per-channel windows, for the einsums) or ``_x_padded`` (the
+    padded input, for the numba loops of :mod:`convnet.kernels.depthwise_jit`).
     """
 
     _win: np.ndarray | None = None
+    _x_padded: np.ndarray | None = None
     _kernel_names: tuple[str, ...] = ("depthwise_kernel",)
 
     def __init__(self, kernel_size, strides=(1, 1), padding: str = "valid",
@@ -190,9 +207,16 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
                                        (kh, kw, c, self.depth_multiplier), self.compute_dtype())
 
     # ----- the depthwise step ---------------------------------------------------------------
+    def _runs_fast(self, x: np.ndarray) -> bool:
+        """The one place the depthwise step's way of running is chosen: the numba loops
+        (:mod:`convnet.kernels.depthwise_jit`) on the fast engine for float32/float64, else
+        the einsums of this module (the NumPy engine; float16, which numba does not compute).
+        Backward follows what forward chose (it kept the padded input or the windows)."""
+        return backend.get_engine() == "fast" and x.dtype in (np.float32, np.float64)
+
     def _depthwise(self, x: np.ndarray) -> np.ndarray:
         """The depthwise step on ``x`` in the layer's layout: ``(N, OH, OW, C*M)`` channels-last,
-        keeping the padded shape, the pads and the windows."""
+        keeping the padded shape, the pads and the windows (or the padded input)."""
         if self.data_format == "channels_first":
             x = x.transpose(0, 2, 3, 1)                      # NCHW -> NHWC
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
@@ -201,16 +225,29 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
             x = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
         else:
             pt = pb = pl = pr = 0
+        x = np.ascontiguousarray(x)
         self._pad, self._x_shape = (pt, pb, pl, pr), x.shape
-        self._win = depthwise_windows(np.ascontiguousarray(x), kh, kw, sh, sw)
-        return depthwise_forward(self._win, self.params["depthwise_kernel"])
+        kernel = self.params["depthwise_kernel"]
+        if self._runs_fast(x):
+            self._x_padded, self._win = x, None
+            z = depthwise_jit.depthwise_forward(x, kernel, sh, sw)
+        else:
+            self._x_padded, self._win = None, depthwise_windows(x, kh, kw, sh, sw)
+            z = depthwise_forward(self._win, kernel)
+        self._z_shape = z.shape
+        return z
 
     def _depthwise_backward(self, dz: np.ndarray, input_gradient: bool) -> np.ndarray | None:
         """Fill ``grads['depthwise_kernel']`` from dL/dz ``(N, OH, OW, C*M)``; dL/dx in the
         layer's layout (None unless ``input_gradient``)."""
-        assert self._win is not None, "forward keeps the windows (checked before backward)"
-        dk, dx = depthwise_backward(self._win, self.params["depthwise_kernel"], dz,
-                                    self._x_shape, self.strides, input_gradient)
+        kernel = self.params["depthwise_kernel"]
+        if self._x_padded is not None:                       # forward ran the numba loops
+            dk, dx = depthwise_jit.depthwise_backward(self._x_padded, kernel, dz, *self.strides,
+                                                      input_gradient)
+        else:
+            assert self._win is not None, "forward keeps the windows (checked before backward)"
+            dk, dx = depthwise_backward(self._win, kernel, dz, self._x_shape, self.strides,
+                                        input_gradient)
         self.grads["depthwise_kernel"][...] = dk
         if dx is None:
             return None
@@ -308,9 +345,7 @@ class DepthwiseConv2D(_DepthwiseBase):
         dz = self._dz(dz, self.output_channels)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
-        assert self._win is not None, "forward keeps the windows (checked before backward)"
-        n, oh, ow = self._win.shape[:3]
-        return self._depthwise_backward(dz.reshape(n, oh, ow, -1), input_gradient)
+        return self._depthwise_backward(dz.reshape(self._z_shape), input_gradient)
 
 
 class SeparableConv2D(_DepthwiseBase):
@@ -395,22 +430,24 @@ class SeparableConv2D(_DepthwiseBase):
         u = self._depthwise(x)                                    # (N, OH, OW, C*M)
         n, oh, ow, cm = u.shape
         self._u = u.reshape(-1, cm)
-        z = self._u @ self.params["pointwise_kernel"].reshape(cm, self.filters)  # u @ P
+        matmul = kernels.for_engine().matmul            # a @ b; per-core GEMMs on the fast engine
+        z = matmul(self._u, self.params["pointwise_kernel"].reshape(cm, self.filters))  # u @ P
         return self._finish(z.reshape(n, oh, ow, self.filters))  # y = f(z + b)
 
     def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None,
                          input_gradient: bool) -> np.ndarray | None:
         """From dL/dz (rows, or the output's shape from ``backward_preactivation``)."""
-        assert self._u is not None and self._win is not None, "forward ran (checked before)"
+        assert self._u is not None, "forward ran (checked before backward)"
         dz = self._dz(dz, self.filters)
         pointwise = self.params["pointwise_kernel"]
         p = pointwise.reshape(-1, self.filters)                    # (C*M, F)
-        self.grads["pointwise_kernel"][...] = (self._u.T @ dz).reshape(pointwise.shape)  # u.T@dz
+        matmul = kernels.for_engine().matmul
+        dp = matmul(self._u.T, dz)                                 # dP = u.T @ dz
+        self.grads["pointwise_kernel"][...] = dp.reshape(pointwise.shape)
         if self.use_bias:
             self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
-        du = dz @ p.T                                              # du = dz @ P.T
-        n, oh, ow = self._win.shape[:3]
-        return self._depthwise_backward(du.reshape(n, oh, ow, -1), input_gradient)
+        du = matmul(dz, p.T)                                       # du = dz @ P.T
+        return self._depthwise_backward(du.reshape(self._z_shape), input_gradient)
 
     def get_config(self) -> dict:
         config = super().get_config()
