@@ -144,6 +144,18 @@ def softmax_crossentropy_gradient(y_true: np.ndarray, probs: np.ndarray,
     return dz
 
 
+def _binary_targets(y_true, y_pred: np.ndarray) -> np.ndarray:
+    """``y_true`` as ``y_pred``'s shape, refused unless every target lies in [0, 1] (a 0-9
+    digit label would give a negative, meaningless loss)."""
+    y = _as(y_true, y_pred)
+    if y.size and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
+        raise ValueError(f"binary_crossentropy: targets must lie in [0, 1] (0/1 labels or "
+                         f"probabilities), got values from {np.nanmin(y):g} to "
+                         f"{np.nanmax(y):g}; for class labels 0-9 use "
+                         "sparse_categorical_crossentropy")
+    return y
+
+
 def binary_crossentropy(y_true, y_pred: np.ndarray, from_logits: bool = False,
                         label_smoothing: float = 0.0) -> np.ndarray:
     """``mean_k -(y log p + (1 - y) log(1 - p))`` per sample. ``(N, K)`` -> ``(N,)``.
@@ -151,7 +163,7 @@ def binary_crossentropy(y_true, y_pred: np.ndarray, from_logits: bool = False,
     Probabilities are clipped to ``[eps, 1 - eps]``. Logits use the overflow-free form
     ``max(z, 0) - z y + log(1 + exp(-|z|))``. ``label_smoothing`` ``s`` uses
     ``y (1 - s) + s / 2``."""
-    y = _smooth(_as(y_true, y_pred), label_smoothing, 2)
+    y = _smooth(_binary_targets(y_true, y_pred), label_smoothing, 2)
     if from_logits:
         z = y_pred
         return (np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))).mean(axis=-1)
@@ -163,7 +175,7 @@ def binary_crossentropy_gradient(y_true, y_pred: np.ndarray, from_logits: bool =
                                  label_smoothing: float = 0.0) -> np.ndarray:
     """dL/dy_pred of the batch-mean binary cross-entropy: ``(sigmoid(z) - y) / (K M)`` for
     logits, ``(-y / p + (1 - y) / (1 - p)) / (K M)`` inside the clip range for probabilities."""
-    y = _smooth(_as(y_true, y_pred), label_smoothing, 2)
+    y = _smooth(_binary_targets(y_true, y_pred), label_smoothing, 2)
     scale = y_pred.shape[-1] * _count(y_pred)
     if from_logits:
         return ((_sigmoid(y_pred) - y) / scale).astype(y_pred.dtype)

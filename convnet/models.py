@@ -213,6 +213,10 @@ class Model:
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by name, or by position in ``layers``."""
         if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or \
+                    not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"get_layer: asked for the layer at index {index!r}, but the "
+                                 f"model has {len(self.layers)} layers")
             return self.layers[index]
         for layer in self.layers:
             if layer.name == name:
@@ -355,7 +359,7 @@ class Model:
         return grads[0] if self._single_input else grads
 
     # ----- compile / train ------------------------------------------------------------------
-    def compile(self, loss=None, optimizer="adadelta", metrics=None, loss_weights=None,
+    def compile(self, optimizer="adadelta", loss=None, metrics=None, loss_weights=None,
                 **kwargs) -> None:
         """Choose the loss (a name, a :mod:`convnet.losses` function, or a ``Loss`` such as
         ``SparseCategoricalCrossentropy(from_logits=True)``), the optimizer and the metrics
@@ -363,7 +367,16 @@ class Model:
         given, as Keras does, and a single name without a list is accepted, as tf.keras did).
 
         With several outputs, ``loss``, ``loss_weights`` and ``metrics`` may be given per output
-        (a list in output order or a dict by output name; :mod:`convnet.multi_io`)."""
+        (a list in output order or a dict by output name; :mod:`convnet.multi_io`).
+
+        The arguments come in Keras's order, ``compile("adam", "categorical_crossentropy")``.
+        Keras 3's ``run_eagerly`` and ``jit_compile`` are accepted and change nothing (convnet
+        always runs eagerly; its kernels are compiled by numba either way), as is
+        ``steps_per_execution=1``."""
+        for ignored in ("run_eagerly", "jit_compile", "auto_scale_loss"):
+            kwargs.pop(ignored, None)
+        if kwargs.get("steps_per_execution", 1) == 1:
+            kwargs.pop("steps_per_execution", None)
         if kwargs:
             raise TypeError(f"compile: unsupported arguments {sorted(kwargs)}")
         if loss is None:
@@ -393,6 +406,14 @@ class Model:
         if multi is not None:
             self.loss = loss                           # as given: one, a list or a dict
             self.metrics_names = multi.metrics_names
+
+    @property
+    def metrics(self) -> list:
+        """The metric objects, as Keras lists them: the loss's running mean first (named
+        ``loss``), then each compiled metric; empty before :meth:`compile`."""
+        if self.optimizer is None:
+            return []
+        return [self._loss_mean] + [metric for _, metric in self._metrics]
 
     def get_compile_config(self) -> dict | None:
         """Keras 3's ``compile_config``: the loss and metrics as given to :meth:`compile` and
@@ -1240,6 +1261,7 @@ class Sequential(Model):
         self._init_state(name or "sequential")
         self._declared_input: tuple | None = None
         self._symbolic: tuple | None = None
+        self._symbolic_nodes: list = []           # (layer, node) of the traced stack
         for layer in layers or []:
             self.add(layer)
 
@@ -1283,6 +1305,10 @@ class Sequential(Model):
             except Exception:
                 self.layers.pop()
                 raise
+            if self._symbolic is not None:               # extend the traced stack
+                self._symbolic = (self._symbolic[0], self._call_traced(layer, self._symbolic[1]))
+            elif self._sample_shape is not None:
+                self._symbolic_graph()
 
     @property
     def built(self) -> bool:
@@ -1296,6 +1322,10 @@ class Sequential(Model):
         self._sample_shape = shape
         for layer in self.layers:
             shape = _build_layer(layer, shape)
+        if self._symbolic is None:
+            # trace the stack on a keras.Input once, as Keras does: every layer then has its
+            # symbolic input and output (Model(model.input, model.layers[0].output))
+            self._symbolic_graph()
 
     @property
     def input_shape(self) -> tuple | None:
@@ -1332,9 +1362,16 @@ class Sequential(Model):
             start = graph.Input(shape=self._sample_shape, dtype=self.layers[0].dtype)
             out = start
             for layer in self.layers:
-                out = layer(out)
+                out = self._call_traced(layer, out)
             self._symbolic = (start, out)
         return self._symbolic
+
+    def _call_traced(self, layer, tensor):
+        """``layer(tensor)`` on the traced stack, remembering the node for :meth:`pop`."""
+        out = layer(tensor)
+        if isinstance(out, graph.SymbolicTensor) and out.node is not None:
+            self._symbolic_nodes.append((layer, out.node))
+        return out
 
     @property
     def inputs(self) -> list:
@@ -1356,7 +1393,9 @@ class Sequential(Model):
         """Remove and return the last layer (Keras's ``pop``)."""
         if not self.layers:
             raise ValueError("Sequential.pop: the model has no layers")
-        self._symbolic = None
+        for layer, node in self._symbolic_nodes:      # the stack is traced anew when needed
+            layer.forget_node(node)
+        self._symbolic, self._symbolic_nodes = None, []
         return self.layers.pop()
 
     def predict_classes(self, x, batch_size: int = 32, verbose: int = 0) -> np.ndarray:

@@ -209,9 +209,6 @@ def describe(entry: Entry, exc: BaseException | None) -> str:
 # ---------------------------------------------------------------------------------------------
 # the catalogue
 
-NO_OP_COMPILE = ("Keras's compile accepts it and convnet, which has no graph compiler, could "
-                 "accept it as a no-op (convnet/models.py Model.compile)")
-
 # --- building models: Sequential, functional, Input ----------------------------------------------
 
 works("sequential_list", """
@@ -740,9 +737,7 @@ _fit_with("compile_strings",
           'optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"]',
           check='assert "accuracy" in hist.history')
 _fit_with("compile_positional", '"adam", "categorical_crossentropy", metrics=["accuracy"]',
-          check='assert "accuracy" in hist.history',
-          xfail="compile's positional order is (loss, optimizer, ...), not Keras's (optimizer, "
-                "loss, metrics) (convnet/models.py Model.compile)")
+          check='assert "accuracy" in hist.history')
 _fit_with("compile_loss_function", "loss=keras.losses.categorical_crossentropy, "
           "optimizer=keras.optimizers.Adadelta(), metrics=['accuracy']")
 _fit_with("compile_sparse", 'optimizer="adam", loss="sparse_categorical_crossentropy", '
@@ -787,21 +782,35 @@ refused("compile_weighted_metrics", """
 """, "weighted_metrics", gap="metrics weighted by sample_weight/class_weight (Keras 2.x and "
                              "3); convnet/models.py Model.compile")
 
-refused("compile_run_eagerly", """
-    dense_model(compile=False).compile(optimizer="adam", loss="categorical_crossentropy",
-                                       run_eagerly=True)
-""", "run_eagerly", gap=NO_OP_COMPILE)
+works("compile_run_eagerly", """
+    model = dense_model(compile=False)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", run_eagerly=True)
+    assert model.fit(x, y, epochs=1, verbose=0).history["loss"]
+""")
 
-refused("compile_jit_compile", """
-    dense_model(compile=False).compile(optimizer="adam", loss="categorical_crossentropy",
-                                       jit_compile=False)
-""", "jit_compile", gap=NO_OP_COMPILE)
+works("compile_jit_compile", """
+    model = dense_model(compile=False)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=False)
+    assert model.fit(x, y, epochs=1, verbose=0).history["loss"]
+""")
 
-refused("compile_steps_per_execution", """
-    dense_model(compile=False).compile(optimizer="adam", loss="categorical_crossentropy",
-                                       steps_per_execution=1)
-""", "steps_per_execution", gap=NO_OP_COMPILE)
+works("compile_steps_per_execution", """
+    model = dense_model(compile=False)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", steps_per_execution=1)
+    assert model.fit(x, y, epochs=1, verbose=0).history["loss"]
+""")
 
+refused("compile_steps_per_execution_many", """
+    dense_model(compile=False).compile(optimizer="adam", loss="categorical_crossentropy",
+                                       steps_per_execution=8)
+""", "steps_per_execution")
+
+refused("binary_crossentropy_digit_labels", """
+    model = keras.Sequential([keras.Input((28, 28, 1)), layers.Flatten(),
+                              layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.fit(x, y_int, epochs=1, verbose=0)
+""", "binary_crossentropy", "[0, 1]")
 _fit_with("optimizer_adam_lr", "optimizer=keras.optimizers.Adam(learning_rate=1e-3), "
           "loss='categorical_crossentropy'")
 _fit_with("optimizer_sgd_lr_tfkeras", "optimizer=keras.optimizers.SGD(lr=0.01, momentum=0.9, "
@@ -1646,10 +1655,7 @@ works("backend_function_learning_phase", """
     model = conv_model()
     f = K.function([model.layers[0].input, K.learning_phase()], [model.layers[-1].output])
     assert f([x[:2], 0])[0].shape == (2, 10)
-""", xfail=("Sequential's layers are never called on symbolic tensors, so layer.input / "
-            "layer.output raise AttributeError (\"has never been called on a symbolic "
-            "tensor\") though Keras defines them for a Sequential with an input shape "
-            "(convnet/models.py Sequential: trace its layers on keras.Input as Model does)"))
+""")
 works("backend_name", """
     assert isinstance(keras.backend.backend(), str)
 """)
@@ -1807,10 +1813,7 @@ works("layer_input_output_shape_tfkeras", """
 works("layer_output_shape_attr_loop", """
     shapes = [layer.output.shape for layer in conv_model().layers]
     assert tuple(shapes[-1]) == (None, 10), shapes
-""", xfail=("Sequential's layers are never called on symbolic tensors, so layer.input / "
-            "layer.output raise AttributeError (\"has never been called on a symbolic "
-            "tensor\") though Keras defines them for a Sequential with an input shape "
-            "(convnet/models.py Sequential: trace its layers on keras.Input as Model does)"))
+""")
 works("model_count_params", """
     model = conv_model()
     assert model.count_params() == 4 * 9 + 4 + 144 * 10 + 10
@@ -1872,10 +1875,7 @@ works("layer_input_output_functional", """
     model = conv_model()
     sub = keras.Model(model.layers[0].input, model.layers[1].output)
     assert sub.output_shape == (None, 6, 6, 4)
-""", xfail=("Sequential's layers are never called on symbolic tensors, so layer.input / "
-            "layer.output raise AttributeError (\"has never been called on a symbolic "
-            "tensor\") though Keras defines them for a Sequential with an input shape "
-            "(convnet/models.py Sequential: trace its layers on keras.Input as Model does)"))
+""")
 works("layer_dtype_attribute", """
     assert dense_model().layers[-1].dtype == "float32"
 """)
@@ -1921,8 +1921,7 @@ works("model_metrics_attribute", """
     model.fit(x, y, epochs=1, verbose=0)
     names = [m.name for m in model.metrics]
     assert "loss" in names and "accuracy" in names or "compile_metrics" in names, names
-""", xfail="model.metrics is an AttributeError (convnet/models.py Model); Keras lists the "
-           "metric objects (loss tracker first)")
+""")
 works("model_compiled_loss_value", """
     model = dense_model()
     loss = model.evaluate(x, y, verbose=0)[0]
@@ -1957,9 +1956,7 @@ works("model_len_layers_pop_add", """
     assert model.output_shape == (None, 3)
 """)
 refused("summary_before_build", "keras.Sequential([layers.Dense(3)]).summary()", "build")
-refused("get_layer_bad_index", "conv_model().get_layer(index=10)", "10",
-        xfail="IndexError: list index out of range from convnet/models.py get_layer; should "
-              "say the model has 4 layers and index 10 is out of range (Keras: ValueError)")
+refused("get_layer_bad_index", "conv_model().get_layer(index=10)", "10")
 
 # --- datasets ------------------------------------------------------------------------------------
 

@@ -110,6 +110,12 @@ class Layer:
         """Remember a call on symbolic tensors (``layer.input`` / ``layer.output``)."""
         self.__dict__.setdefault("_nodes", []).append(node)
 
+    def forget_node(self, node) -> None:
+        """Forget a recorded call (a Sequential model re-tracing its stack after ``pop``)."""
+        nodes = self.__dict__.get("_nodes", [])
+        if any(n is node for n in nodes):
+            nodes[:] = [n for n in nodes if n is not node]
+
     def _only_node(self, what: str):
         nodes = self.__dict__.get("_nodes", [])
         if not nodes:
