@@ -1192,6 +1192,11 @@ class Model:
                            open_browser=open_browser).url
 
     # ----- Keras files (the formats live in convnet.saving) ---------------------------------
+    def to_yaml(self, **kwargs):
+        """Refused, as in tf-keras 2.6 and later: YAML could run code when loaded."""
+        raise RuntimeError("Model.to_yaml: the YAML format was removed from Keras (tf-keras "
+                           "2.6) because loading YAML could run arbitrary code; use to_json()")
+
     def to_json(self, **json_kwargs) -> str:
         """The model's architecture as Keras JSON that tf-keras 2.x and Keras 3 both load."""
         from convnet import saving
@@ -1218,10 +1223,11 @@ class Model:
         from convnet import saving
         saving.save_model(self, filepath)
 
-    def export(self, filepath, format: str = "onnx", verbose: bool | None = None,
+    def export(self, filepath, format: str | None = None, verbose: bool | None = None,
                input_signature=None, **kwargs) -> None:
         """``model.export("m.onnx", format="onnx")`` (Keras 3's spelling): the model for
-        inference as ONNX (``pip install convnet[onnx]``); ``opset_version=`` as Keras."""
+        inference as ONNX (``pip install convnet[onnx]``); ``opset_version=`` as Keras. A path
+        ending in ``.onnx`` needs no ``format``; another path without it is refused."""
         from convnet.saving import onnx_export
         onnx_export.export(self, filepath, format, verbose, input_signature, **kwargs)
 
@@ -1640,6 +1646,11 @@ def model_from_json(json_string: str, custom_objects: dict | None = None) -> Mod
     ``custom_objects`` maps class names in the file to your own layer classes."""
     from convnet import saving
     return saving.model_from_json(json_string, custom_objects)
+
+
+def save_model(model: Model, filepath) -> None:
+    """``keras.models.save_model(model, path)``: the same as ``model.save(path)``."""
+    model.save(filepath)
 
 
 def load_model(filepath, custom_objects: dict | None = None, compile: bool = True) -> Model:

@@ -427,10 +427,7 @@ works("custom_layer_add_weight_call", """
             return inputs * self.w
     model = keras.Sequential([keras.Input((4,)), Scale()])
     assert np.allclose(model.predict(np.full((2, 4), 3.0, "float32"), verbose=0), 3.0)
-""", xfail="Layer has no add_weight and ignores call(): AttributeError 'Scale' object has no "
-           "attribute 'add_weight' from models.py _build_layer. convnet/layers/base.py Layer "
-           "could run a subclass's call() in forward (predict works, no autodiff) and offer "
-           "add_weight, or refuse the subclass by name at construction")
+""")
 refused("custom_layer_fit_needs_gradient", """
     class Square(layers.Layer):
         def call(self, inputs):
@@ -438,10 +435,7 @@ refused("custom_layer_fit_needs_gradient", """
     model = keras.Sequential([keras.Input((4,)), Square(), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.ones((4, 4)), np.ones((4, 1)), verbose=0)
-""", "Square", xfail="a Layer subclass with only call() dies with an empty NotImplementedError "
-                     "in convnet/layers/base.py compute_output_shape; it should say that "
-                     "layer 'square' (Square) defines call() but convnet layers need "
-                     "forward/backward (no autodiff)")
+""", "Square")
 works("model_in_sequential", """
     inner = keras.Sequential([layers.Dense(4)])
     outer = keras.Sequential([keras.Input((3,)), inner, layers.Dense(1)])
@@ -701,10 +695,7 @@ refused("optimizer_ftrl_string", """
 refused("model_export_savedmodel", """
     model = dense_model()
     model.export(os.path.join(tmp, "exported"))
-""", "format", xfail="Keras 3's export(path) writes a TF SavedModel folder (format="
-                     "'tf_saved_model'); convnet's default format='onnx' silently writes an "
-                     "ONNX file named 'exported' (convnet/models.py Model.export / "
-                     "saving/onnx_export.py): require format='onnx' or a .onnx path")
+""", "format")
 refused("save_tf_savedmodel_dir", """
     model = dense_model()
     model.save(os.path.join(tmp, "saved_model"))
@@ -713,9 +704,7 @@ refused("save_weights_tf_checkpoint", """
     model = dense_model()
     model.save_weights(os.path.join(tmp, "ckpt"))
 """, ".h5")
-refused("to_yaml", "dense_model().to_yaml()", "yaml",
-        xfail="Model.to_yaml is an AttributeError (convnet/models.py); tf-keras raises "
-              "RuntimeError naming YAML")
+refused("to_yaml", "dense_model().to_yaml()", "yaml")
 
 
 # --- compile: losses, metrics, optimizers --------------------------------------------------------
@@ -1403,7 +1392,7 @@ works("models_save_model_function", """
     path = os.path.join(tmp, "m.h5")
     keras.models.save_model(dense_model(), path)
     assert keras.models.load_model(path).output_shape == (None, 10)
-""", xfail="keras.models.save_model is an AttributeError (convnet/models.py)")
+""")
 works("saving_module_keras3", """
     path = os.path.join(tmp, "m.keras")
     keras.saving.save_model(dense_model(), path)

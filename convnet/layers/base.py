@@ -96,6 +96,15 @@ class Layer:
     # ----- the protocol ---------------------------------------------------------------------
     takes_list = False      # True for layers whose input is a list of arrays (Add, Concatenate)
 
+    def __init_subclass__(cls, **kwargs):
+        """A Keras-style subclass (``call``, maybe ``build`` with ``add_weight``; see
+        :meth:`_keras_forward`) keeps its ``build`` apart, so that the protocol's :meth:`build`
+        still does the bookkeeping and then calls it."""
+        super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__ and "build" in cls.__dict__:
+            cls._keras_build = cls.__dict__["build"]
+            cls.build = Layer.build           # type: ignore[method-assign]
+
     def __call__(self, inputs, training: bool = False):
         """``layer(x)``: on arrays, the forward pass (inference unless ``training``); on
         symbolic tensors (``keras.Input`` and what layers made of it), a new node of a model's
@@ -161,7 +170,12 @@ class Layer:
         return self.input_shape, self.output_shape
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        """Per-sample output shape for a per-sample input shape (builds nothing)."""
+        """Per-sample output shape for a per-sample input shape (builds nothing, except a
+        Keras-style subclass, whose shape only its ``call`` can tell)."""
+        if self._keras_style():
+            if not self.built:
+                self.build(input_shape)
+            return self.built_shapes()[1]
         raise NotImplementedError
 
     @property
@@ -296,13 +310,68 @@ class Layer:
 
     # ----- for subclasses -------------------------------------------------------------------
     def _build(self, input_shape: tuple) -> tuple:
+        if self._keras_style():
+            return self._keras_build_shape(input_shape)
         return self.compute_output_shape(input_shape)
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        if self._keras_style():
+            return self._keras_forward(x, training)
         raise NotImplementedError
 
     def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:
+        if self._keras_style():
+            raise NotImplementedError(
+                f"{self.describe()} defines call() but no _backward(): convnet has no automatic "
+                "differentiation, so it can run the layer forward (predict, evaluate) but not "
+                "train through it. Write _forward(x, training) and _backward(dy, "
+                "input_gradient) -- dL/dx, with dL/dweights in self.grads -- as convnet's own "
+                "layers do (convnet/layers/base.py; docs/backprop.md)")
         raise NotImplementedError
+
+    # ----- Keras-style subclasses: call() and add_weight ------------------------------------
+    def _keras_style(self) -> bool:
+        return callable(getattr(type(self), "call", None))
+
+    def add_weight(self, name: str | None = None, shape=(), initializer="glorot_uniform",
+                   dtype=None, trainable: bool = True, regularizer=None, constraint=None,
+                   **kwargs) -> np.ndarray:
+        """Keras's ``add_weight`` for a subclass's ``build``: a new parameter array in
+        ``params`` (and ``grads`` if ``trainable``), returned so ``call`` can use it."""
+        from convnet import initializers
+        if regularizer is not None or constraint is not None:
+            raise ValueError(f"{self.describe()}: add_weight's regularizer and constraint are "
+                             "not supported")
+        name = name or f"weight_{len(self.params)}"
+        if name in self.params:
+            raise ValueError(f"{self.describe()}: add_weight: a weight named {name!r} exists")
+        value = initializers.initialize(initializers.normalize(initializer), tuple(shape),
+                                        dtype or self.compute_dtype())
+        self.params[name] = value
+        if not trainable:
+            self.non_trainable_names = tuple(self.non_trainable_names) + (name,)
+        return value
+
+    def _keras_build_shape(self, input_shape: tuple) -> tuple:
+        """Run the subclass's own ``build`` (given the batch shape, as Keras does), then find the
+        output shape: ``compute_output_shape`` if it has one, else ``call`` on one zero sample."""
+        keras_build = getattr(type(self), "_keras_build", None)
+        if keras_build is not None:
+            keras_build(self, (None,) + tuple(input_shape))
+        if type(self).compute_output_shape is not Layer.compute_output_shape:
+            return tuple(self.compute_output_shape(input_shape))
+        probe = self._keras_forward(np.zeros((1,) + tuple(input_shape), self.compute_dtype()),
+                                    False)
+        return tuple(probe.shape[1:])
+
+    def _keras_forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        """A Keras-style subclass's forward pass: its ``call(inputs)`` (with ``training=`` if
+        it takes one) on NumPy arrays."""
+        import inspect
+        call = type(self).call                # type: ignore[attr-defined]
+        takes_training = "training" in inspect.signature(call).parameters
+        y = call(self, x, training=training) if takes_training else call(self, x)
+        return np.asarray(y, dtype=self.compute_dtype())
 
     # ----- checks every layer shares --------------------------------------------------------
     def describe(self) -> str:

@@ -536,9 +536,17 @@ def to_onnx(model, opset_version: int | None = None):
     return proto
 
 
-def export(model, path: str | os.PathLike, format: str = "onnx", verbose: bool | None = None,
-           input_signature=None, **kwargs) -> None:
-    """``model.export(path, format="onnx")``, Keras 3's spelling; ``opset_version=`` as Keras."""
+def export(model, path: str | os.PathLike, format: str | None = None,
+           verbose: bool | None = None, input_signature=None, **kwargs) -> None:
+    """``model.export(path, format="onnx")``, Keras 3's spelling; ``opset_version=`` as Keras.
+    Without ``format``, a path ending in ``.onnx`` means ONNX; any other path is refused, since
+    Keras 3 would write a TensorFlow SavedModel folder there."""
+    if format is None:
+        if not os.fspath(path).lower().endswith(".onnx"):
+            raise FormatError(f"export: {os.fspath(path)!r} has no format: Keras 3's default "
+                              "is a TensorFlow SavedModel folder, which convnet cannot write; "
+                              "pass format='onnx' or a path ending in .onnx")
+        format = "onnx"
     if format != "onnx":
         raise FormatError(f"export: format {format!r} is not supported; convnet exports "
                           "format='onnx' (Keras 3's other formats need TensorFlow, OpenVINO "
