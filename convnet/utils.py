@@ -107,7 +107,11 @@ sys.modules[np_utils.__name__] = np_utils
 _LAZY = {"load_img": "convnet.image_data", "img_to_array": "convnet.image_data",
          "array_to_img": "convnet.image_data", "save_img": "convnet.image_data",
          "image_dataset_from_directory": "convnet.image_data",
-         "plot_model": "convnet.plot_model", "Progbar": "convnet.progress"}
+         "plot_model": "convnet.plot_model", "Progbar": "convnet.progress",
+         "register_keras_serializable": "convnet.saving.registry",
+         "custom_object_scope": "convnet.saving.registry",
+         "CustomObjectScope": "convnet.saving.registry",
+         "get_custom_objects": "convnet.saving.registry"}
 
 
 def __getattr__(name: str):

@@ -1577,12 +1577,11 @@ works("utils_register_keras_serializable", """
     class MyDense(layers.Dense):
         pass
     assert MyDense(3).units == 3
-""", xfail="keras.utils.register_keras_serializable (keras.saving.register_keras_serializable) "
-           "is an AttributeError (convnet/utils.py)")
+""")
 works("utils_custom_object_scope", """
     with keras.utils.custom_object_scope({}):
         pass
-""", xfail="keras.utils.custom_object_scope is an AttributeError (convnet/utils.py)")
+""")
 
 # --- backend -------------------------------------------------------------------------------------
 

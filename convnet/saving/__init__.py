@@ -22,7 +22,15 @@ from convnet.saving.json_format import model_from_config, model_from_json, to_js
 from convnet.saving.model_files import load as load_model
 from convnet.saving.model_files import load_weights
 from convnet.saving.model_files import save as save_model
+from convnet.saving.registry import (
+    CustomObjectScope,
+    custom_object_scope,
+    get_custom_objects,
+    register_keras_serializable,
+)
 
 __all__ = ["to_json", "model_from_json", "model_from_config", "save_weights", "load_weights",
            "save_model", "load_model", "save_checkpoint", "load_checkpoint", "FormatError",
-           "UnknownLayerError", "WeightsMismatchError", "CorruptFileError"]
+           "UnknownLayerError", "WeightsMismatchError", "CorruptFileError",
+           "register_keras_serializable", "custom_object_scope", "CustomObjectScope",
+           "get_custom_objects"]

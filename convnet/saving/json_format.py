@@ -31,6 +31,7 @@ from typing import Any
 
 from convnet import initializers
 from convnet import layers as layers_module
+from convnet.saving import registry
 from convnet.saving.errors import FormatError, UnknownLayerError
 
 # Keras class name -> convnet class. The allow-list: nothing else is ever built from a file.
@@ -233,7 +234,9 @@ class CustomObjects:
     activations. Only objects the caller passed in are ever used."""
 
     def __init__(self, custom_objects: dict | None = None):
-        given = dict(custom_objects or {})
+        # registered classes (register_keras_serializable, custom_object_scope), then the
+        # caller's own, which win
+        given = {**registry.registered(), **dict(custom_objects or {})}
         for key in given:
             if not isinstance(key, str):
                 raise FormatError(f"custom_objects: keys must be the names used in the file, "
