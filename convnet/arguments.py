@@ -2,8 +2,8 @@
 factor, a momentum, a standard deviation...), so every one of them refuses bad values alike:
 ``"<owner>: <argument> must be <bound>, got <value>"``.
 
-A real number passes (Python or NumPy ints and floats; not bools, strings, None, NaN or
-infinities) when it lies within the bounds; it comes back as a Python float.
+A real number passes (Python or NumPy ints and floats, 0-d arrays of them; not bools, strings,
+None, NaN or infinities) when it lies within the bounds; it comes back as a Python float.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ def real_number(owner: str, argument: str, value, low: float | None = None,
     """``float(value)`` if it is a finite real number within ``low``/``high`` (either may be
     None: unbounded; ``low_open``/``high_open``: the bound itself is excluded); else a
     ValueError naming ``owner`` and ``argument``."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:     # K.get_value's 0-d arrays
+        value = value[()]
     ok = (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
           and math.isfinite(float(value)))
     if ok:

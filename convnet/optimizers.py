@@ -25,6 +25,7 @@ import numpy as np
 
 from convnet import backend, kernels, not_supported
 from convnet import schedules as schedules  # re-exported: convnet.optimizers.schedules
+from convnet.arguments import real_number
 
 # Keras 3 config keys convnet accepts only at their default values (no EMA, no loss scaling, no
 # gradient accumulation here); tf-keras's ``jit_compile`` / ``is_legacy_optimizer`` mean nothing.
@@ -559,34 +560,16 @@ def _call_with_step(fn, step: int):
 
 
 def _positive(value, what: str, owner: str) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {what} must be a positive number, got {value!r}") from None
-    if not value > 0 or not np.isfinite(value):
-        raise ValueError(f"{owner}: {what} must be a positive number, got {value!r}")
-    return value
+    return real_number(owner, what, value, 0.0, low_open=True)
 
 
 def _non_negative(value, what: str, owner: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {what} must be a number >= 0, got {value!r}") from None
-    if not number >= 0 or not np.isfinite(number):
-        raise ValueError(f"{owner}: {what} must be a number >= 0, got {value!r}")
-    return number
+    return real_number(owner, what, value, 0.0)
 
 
 def _unit(value, what: str, owner: str) -> float:
     """A decay rate in [0, 1)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}: {what} must be in [0, 1), got {value!r}") from None
-    if not 0.0 <= number < 1.0:
-        raise ValueError(f"{owner}: {what} must be in [0, 1), got {value!r}")
-    return number
+    return real_number(owner, what, value, 0.0, 1.0, high_open=True)
 
 
 # a Keras name convnet knowingly lacks is refused with its reason (convnet/not_supported.py)

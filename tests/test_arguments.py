@@ -30,3 +30,7 @@ def test_anything_else_is_refused_naming_the_owner_the_argument_and_the_bound(va
     with pytest.raises(ValueError) as err:
         real_number("Layer 'x'", "rate", value, **bounds)
     assert str(err.value).startswith("Layer 'x': ") and message in str(err.value)
+
+
+def test_a_zero_dimensional_array_counts_as_its_number():
+    assert real_number("SGD", "learning_rate", np.array(0.01), 0.0, low_open=True) == 0.01
