@@ -18,10 +18,17 @@ from test_serve_api import small_model
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _default_sigint() -> None:
+    # a test run started in the background (`cmd &` in a script) ignores SIGINT, and a child
+    # inherits that: Ctrl-C would never reach the server. Give the child the default back.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(*args) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
     return subprocess.Popen([sys.executable, "-m", "convnet", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
 
 
 def stop(process: subprocess.Popen) -> tuple[int, str, str]:
