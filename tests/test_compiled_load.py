@@ -271,6 +271,36 @@ def test_optimizer_state_that_does_not_fit_leaves_a_fresh_optimizer(tmp_path):
     assert loaded.optimizer.iterations == 0 and loaded.optimizer.state == {}
 
 
+@pytest.mark.parametrize("make", [lambda: optimizers.Adam(0.01),
+                                  lambda: optimizers.Adadelta(1.0),
+                                  lambda: optimizers.RMSprop(0.01, momentum=0.5)])
+def test_tf_keras_legacy_optimizer_layout_is_read_slot_by_slot(make):
+    """tf-keras re-saves an .h5 it loaded with its legacy optimizer: ``iter``, then each slot
+    for every variable (``dense/kernel/m:0``...), not Keras 3's variable by variable."""
+    model = trained(make())
+    opt = model.optimizer
+    groups = optimizer_state.slot_groups(opt)
+    variables = optimizer_state.trainable_variables(model)
+    legacy = [("iter:0", np.asarray(opt.iterations))]
+    for group in groups:
+        for _, slot, _ in group:
+            name = optimizer_state.legacy_slot(opt, slot)
+            legacy += [(f"{layer}/{key}/{name}:0", opt.state[slot][f"{layer}/{key}"] + 1.0)
+                       for layer, key, _ in variables]
+    model.optimizer.state = {}
+    assert optimizer_state.restore(model, legacy, "test")
+    for group in groups:
+        for _, slot, _ in group:
+            for (layer, key, _), (name, array) in zip(
+                    variables, [e for e in legacy if f"/{optimizer_state.legacy_slot(opt, slot)}:"
+                                in e[0]]):
+                assert name == f"{layer}/{key}/{optimizer_state.legacy_slot(opt, slot)}:0"
+                np.testing.assert_array_equal(opt.state[slot][f"{layer}/{key}"], array)
+    swapped = [legacy[0]] + legacy[1 + len(variables):] + legacy[1:1 + len(variables)]
+    with pytest.warns(UserWarning, match="was expected"):       # slots in the wrong order
+        assert not optimizer_state.restore(model, swapped, "test")
+
+
 # ----- files written by real Keras ---------------------------------------------------------------
 def keras_fixture(name: str):
     folder = FIXTURES / name

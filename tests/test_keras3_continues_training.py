@@ -278,11 +278,6 @@ def test_convnet_loads_what_keras_saved_and_trains_on(keras_run, folder):
     assert history["loss"][0] < _convnet_report(folder)["history"]["loss"][0] / 2, history
 
 
-@pytest.mark.xfail(strict=True, raises=UserWarning,
-                   reason="convnet does not read tf-keras's legacy optimizer layout "
-                   "(iterations, then every variable's m, then every variable's v; names "
-                   "'conv2d/kernel/m:0'), which tf-keras uses for every model it loaded from "
-                   ".h5 (convnet/saving/optimizer_state.py, restore)")
 @pytest.mark.parametrize("python", KERAS_PYTHONS)
 def test_convnet_restores_tf_keras_adam_state_from_h5(python, folder):
     if not is_tf_keras(python):

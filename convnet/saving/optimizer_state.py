@@ -7,7 +7,10 @@ Keras saves an optimizer's variables as one flat list (observed with Keras 3.15 
                                                                  .h5: optimizer_weights)
     tf-keras:  iteration, <slots>                               (.h5: optimizer_weights)
 
-``learning_rate`` is absent when the rate is a schedule. ``<slots>`` go group by group; within
+``learning_rate`` is absent when the rate is a schedule. tf-keras writes a third layout for
+every model it loaded from ``.h5`` (its "legacy" optimizers): ``iter``, then slot by slot,
+each slot for every variable, named ``<layer>/<weight>/<slot>:0`` with older slot names
+(:data:`LEGACY_SLOTS`); convnet reads it too. ``<slots>`` go group by group; within
 a group, variable by variable (the model's trainable weights in Keras's order), each variable's
 slots of that group together. Adam: ``[momentum, velocity]`` per variable, then (amsgrad) one
 group ``[velocity_hat]``; RMSprop: all ``velocity``, then all ``momentum``. Nadam adds its
@@ -38,6 +41,34 @@ SLOTS: dict[type, list[list[tuple[str, str, str]]]] = {
     optimizers.Nadam: [[("momentum", "m", "m"), ("velocity", "v", "v")]],
     optimizers.Lion: [[("momentum", "m", "m")]],
 }
+
+
+# tf-keras's legacy optimizers' slot names, by convnet slot name, where they differ per class
+LEGACY_SLOTS: dict[type, dict[str, str]] = {
+    optimizers.Adam: {"m": "m", "v": "v", "v_hat": "vhat"},
+    optimizers.Adamax: {"m": "m", "u": "v"},
+    optimizers.Adadelta: {"accumulator": "accum_grad", "delta_accumulator": "accum_var"},
+    optimizers.Adagrad: {"accumulator": "accumulator"},
+    optimizers.RMSprop: {"velocity": "rms", "momentum": "momentum"},
+    optimizers.SGD: {"momentum": "momentum"},
+}
+
+
+def legacy_slot(optimizer, slot: str) -> str | None:
+    """tf-keras's legacy name of convnet's ``slot`` for this optimizer (None: not known)."""
+    for kind, names in LEGACY_SLOTS.items():
+        if type(optimizer) is kind or (kind is optimizers.Adam
+                                       and isinstance(optimizer, optimizers.Adam)):
+            return names.get(slot)
+    return None
+
+
+def _is_legacy_name(name: str | None) -> bool:
+    """``conv2d/kernel/m:0``: a weight's path, then a legacy slot name."""
+    if name is None:
+        return False
+    last = name.split(":")[0].rsplit("/", 1)[-1]
+    return any(last in names.values() for names in LEGACY_SLOTS.values()) and "/" in name
 
 
 def slot_groups(optimizer) -> list[list[tuple[str, str, str]]] | None:
@@ -145,6 +176,11 @@ def restore(model, entries: list[tuple[str | None, np.ndarray]], source: str) ->
         rest = rest[1:]
     if extra and len(rest) == len(expected) + 1 and np.ndim(rest[-1][1]) == 0:
         rest = rest[:-1]                        # u_product: convnet recomputes it from the step
+    legacy = bool(rest) and _is_legacy_name(rest[0][0])
+    if legacy:                                  # slot by slot, each for every variable
+        expected = [(layer_name, key, value, keras_slot, slot, tf_slot)
+                    for group in groups for keras_slot, slot, tf_slot in group
+                    for layer_name, key, value in variables]
     state: dict[str, dict[str, np.ndarray]] = {}
     if rest:                                    # an optimizer that never stepped saves no slots
         if len(rest) != len(expected):
@@ -152,8 +188,13 @@ def restore(model, entries: list[tuple[str | None, np.ndarray]], source: str) ->
                         f"{type(opt).__name__} have")
         for (name, array), (layer_name, key, value, keras_slot, slot, tf_slot) in \
                 zip(rest, expected):
-            if name is not None and not _names_match(name, layer_name, key, keras_slot,
-                                                     tf_slot):
+            if legacy:
+                matches = name is not None and name.split(":")[0].endswith(
+                    f"{layer_name}/{key}/{legacy_slot(opt, slot)}")
+            else:
+                matches = name is None or _names_match(name, layer_name, key, keras_slot,
+                                                       tf_slot)
+            if not matches:
                 return skip(f"{name!r} where {layer_name}/{key} ({keras_slot}) was expected")
             array = np.asarray(array)
             if array.shape != value.shape:
