@@ -230,7 +230,7 @@ def check_model(model, x, y, *, h: float = 1e-5, tolerance: float = 1e-6,
         xs = [np.array(a, dtype=np.float64) for a in (x if several_in else [x])]
         if not model.built:
             model.build((None,) + xs[0].shape[1:])
-        for layer in model.layers:
+        for layer in _leaf_layers(model.layers):   # a nested model's own layers
             _to_float64(layer)
         ys = [np.asarray(t) for t in (y if several_out else [y])]
         ys = [t.astype(np.float64) if t.dtype.kind == "f" else t for t in ys]

@@ -292,16 +292,6 @@ class Model:
         """The dtype of the output layer (the model's computations, as a layer's ``dtype``)."""
         return self._output_layer().dtype or backend.floatx()
 
-    @dtype.setter
-    def dtype(self, value: str) -> None:
-        # every layer in the new dtype (gradcheck's float64), weights converted
-        for layer in self.layers:
-            if layer.built and layer.dtype != value:
-                for key in list(layer.params):
-                    layer.params[key] = layer.params[key].astype(value)
-                    if key in layer.grads:
-                        layer.grads[key] = np.zeros_like(layer.params[key])
-                layer.dtype = value
 
     def record_node(self, node) -> None:
         """Remember a call on symbolic tensors (one node of an outer graph)."""
