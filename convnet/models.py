@@ -292,7 +292,6 @@ class Model:
         """The dtype of the output layer (the model's computations, as a layer's ``dtype``)."""
         return self._output_layer().dtype or backend.floatx()
 
-
     def record_node(self, node) -> None:
         """Remember a call on symbolic tensors (one node of an outer graph)."""
         self._calls.append(node)
@@ -1119,7 +1118,7 @@ class Model:
             layers = layers[first:last + 1]
         heads = ["Layer (type)", "Output Shape", "Param #"] + (["Trainable"] if show_trainable
                                                                else [])
-        rows = [[f"{indent}{layer.name} ({_class_name(layer)})",
+        rows = [[f"{indent}{layer.name} ({layer.keras_class_name})",
                  str((None,) + tuple(layer.built_shapes()[1])), f"{layer.count_params():,}"]
                 + (["Y" if layer.trainable else "N"] if show_trainable else [])
                 for indent, layer in _summary_layers(layers, expand_nested)]
@@ -1502,11 +1501,6 @@ class Sequential(Model):
             x = layer.forward(x, training=False)
         return x
 
-
-
-def _class_name(layer) -> str:
-    """The class name a summary shows: Keras's for a model (``Functional``), else the class's."""
-    return layer.keras_class_name if isinstance(layer, Model) else type(layer).__name__
 
 
 def _summary_layers(layers: list, expand_nested: bool, indent: str = "") -> list[tuple]:

@@ -42,23 +42,18 @@ def _shape_text(shapes) -> str:
     return text[0] if len(text) == 1 else "[" + ", ".join(text) + "]"
 
 
-def _kind(layer) -> str:
-    """The class name shown: Keras's for a model used as a layer (``Functional``)."""
-    return layer.keras_class_name if isinstance(layer, Model) else type(layer).__name__
-
-
 def _nested_lines(model, indent: str = "  └ ") -> list[str]:
     """``expand_nested``: the layers of a model used as a layer, listed inside its box."""
     lines = []
     for layer in model.layers:
-        lines.append(f"{indent}{layer.name} ({_kind(layer)})")
+        lines.append(f"{indent}{layer.name} ({layer.keras_class_name})")
         if isinstance(layer, Model):
             lines += _nested_lines(layer, "  " + indent)
     return lines
 
 
 def _describe(layer, inputs, output, dtype, options: dict) -> list[str]:
-    kind = _kind(layer)
+    kind = layer.keras_class_name
     lines = [f"{layer.name} ({kind})" if options["show_layer_names"] else kind]
     if options["expand_nested"] and isinstance(layer, Model):
         lines += _nested_lines(layer)

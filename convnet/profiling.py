@@ -163,7 +163,7 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     for i, layer in enumerate(model.layers):
         fwd, bwd, cols = layer_flops(layer, first=i == 0)
         result.layers.append(LayerProfile(
-            layer.name, getattr(layer, "keras_class_name", type(layer).__name__),
+            layer.name, layer.keras_class_name,
             (None,) + tuple(layer.built_shapes()[1]),
             layer.count_params(), fwd, bwd, float(med[i, 0]), float(med[i, 1]),
             cols * min(len(x), getattr(layer, "BLOCK", len(x)))))
@@ -245,7 +245,7 @@ def _profile_graph(model, x, y, batch_size: int, repeats: int, verbose: bool) ->
         first_layer = all(t.id in input_ids for node in calls for t in node.inputs)
         fwd_flops, bwd_flops, cols = layer_flops(layer, first=first_layer)
         result.layers.append(LayerProfile(
-            layer.name, getattr(layer, "keras_class_name", type(layer).__name__),
+            layer.name, layer.keras_class_name,
             (None,) + tuple(layer.built_shapes()[1]),
             layer.count_params(), fwd_flops * len(calls), bwd_flops * len(calls),
             float(med[i, 0]), float(med[i, 1]), cols * min(n, getattr(layer, "BLOCK", n))))

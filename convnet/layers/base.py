@@ -374,6 +374,12 @@ class Layer:
         return np.asarray(y, dtype=self.compute_dtype())
 
     # ----- checks every layer shares --------------------------------------------------------
+    @property
+    def keras_class_name(self) -> str:
+        """The class name summaries, pictures and files show (a model used as a layer answers
+        ``Sequential`` or ``Functional``)."""
+        return type(self).__name__
+
     def describe(self) -> str:
         """``Conv2D 'conv2d_1'``: how error messages name the layer."""
         return f"{type(self).__name__} '{self.name}'"

@@ -80,7 +80,7 @@ def keras3_keys(layers) -> list[str]:
     counts: dict[str, int] = defaultdict(int)
     keys = []
     for layer in layers:
-        base = snake_case(layer.keras_class_name if is_model(layer) else type(layer).__name__)
+        base = snake_case(layer.keras_class_name)
         keys.append(base if counts[base] == 0 else f"{base}_{counts[base]}")
         counts[base] += 1
     return keys
