@@ -148,11 +148,11 @@ def _binary_targets(y_true, y_pred: np.ndarray) -> np.ndarray:
     """``y_true`` as ``y_pred``'s shape, refused unless every target lies in [0, 1] (a 0-9
     digit label would give a negative, meaningless loss)."""
     y = _as(y_true, y_pred)
-    if y.size and (np.nanmin(y) < 0 or np.nanmax(y) > 1):
+    low, high = (np.nanmin(y), np.nanmax(y)) if y.size else (0, 1)
+    if low < 0 or high > 1:
         raise ValueError(f"binary_crossentropy: targets must lie in [0, 1] (0/1 labels or "
-                         f"probabilities), got values from {np.nanmin(y):g} to "
-                         f"{np.nanmax(y):g}; for class labels 0-9 use "
-                         "sparse_categorical_crossentropy")
+                         f"probabilities), got values from {low:g} to {high:g}; for class "
+                         "labels 0-9 use sparse_categorical_crossentropy")
     return y
 
 

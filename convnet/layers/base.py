@@ -95,12 +95,16 @@ class Layer:
 
     # ----- the protocol ---------------------------------------------------------------------
     takes_list = False      # True for layers whose input is a list of arrays (Add, Concatenate)
+    _call_takes_training = False   # a Keras-style subclass's call(inputs, training=...)
 
     def __init_subclass__(cls, **kwargs):
         """A Keras-style subclass (``call``, maybe ``build`` with ``add_weight``; see
         :meth:`_keras_forward`) keeps its ``build`` apart, so that the protocol's :meth:`build`
         still does the bookkeeping and then calls it."""
         super().__init_subclass__(**kwargs)
+        if "call" in cls.__dict__:          # read once, not on every forward pass
+            import inspect
+            cls._call_takes_training = "training" in inspect.signature(cls.call).parameters
         if "call" in cls.__dict__ and "build" in cls.__dict__:
             cls._keras_build = cls.__dict__["build"]
             cls.build = Layer.build           # type: ignore[method-assign]
@@ -367,10 +371,8 @@ class Layer:
     def _keras_forward(self, x: np.ndarray, training: bool) -> np.ndarray:
         """A Keras-style subclass's forward pass: its ``call(inputs)`` (with ``training=`` if
         it takes one) on NumPy arrays."""
-        import inspect
         call = type(self).call                # type: ignore[attr-defined]
-        takes_training = "training" in inspect.signature(call).parameters
-        y = call(self, x, training=training) if takes_training else call(self, x)
+        y = call(self, x, training=training) if self._call_takes_training else call(self, x)
         return np.asarray(y, dtype=self.compute_dtype())
 
     # ----- checks every layer shares --------------------------------------------------------
