@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_twins import run_on, twin_layers
 
 import error_bounds
 from convnet import backend, gradcheck, optimizers, regularizers
@@ -310,21 +311,11 @@ def _inner_bounds(layer, x, dy=None):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_conv1d_gives_the_same_numbers_on_both_engines(make, shape, input_gradient, dtype):
     backend.set_floatx(dtype)
-    rng = np.random.default_rng(0)
-    fast, plain = make(), make()
-    fast.build(shape)
-    plain.build(shape)
-    for key, value in fast.params.items():
-        value[...] = rng.standard_normal(value.shape) * 0.5
-        plain.params[key][...] = value
+    fast, plain, rng = twin_layers(make, shape)
     x = rng.standard_normal((11,) + shape).astype(dtype)
     dy = rng.standard_normal((11,) + fast.output_shape).astype(dtype)
-    results = []
-    for layer, engine in ((fast, "fast"), (plain, "numpy")):
-        with backend.engine(engine):
-            y = layer.forward(x, training=True).copy()
-            dx = layer.backward(dy, input_gradient=input_gradient)
-            results.append((y, dx, {k: v.copy() for k, v in layer.grads.items()}))
+    results = [run_on(layer, x, dy, engine, input_gradient)
+               for layer, engine in ((fast, "fast"), (plain, "numpy"))]
     # the bounds of the inner Conv2D, on the image one step high the layer hands it
     bounds = _inner_bounds(fast, x, dy)
     (y_f, dx_f, g_f), (y_n, dx_n, g_n) = results

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from engine_twins import run_on, twin_layers
 
 import error_bounds
 from convnet import backend, gradcheck, threads
@@ -306,21 +307,11 @@ ENGINE_CASES = [
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_both_engines_give_the_same_numbers(make, shape, input_gradient, dtype):
     backend.set_floatx(dtype)
-    rng = np.random.default_rng(0)
-    fast, plain = make(), make()
-    fast.build(shape)
-    plain.build(shape)
-    for key, value in fast.params.items():
-        value[...] = rng.standard_normal(value.shape) * 0.5
-        plain.params[key][...] = value
+    fast, plain, rng = twin_layers(make, shape)
     x = rng.standard_normal((11,) + shape).astype(dtype)
     dy = rng.standard_normal((11,) + fast.output_shape).astype(dtype)
-    results = []
-    for layer, engine in ((fast, "fast"), (plain, "numpy")):
-        with backend.engine(engine):
-            y = layer.forward(x, training=True).copy()
-            dx = layer.backward(dy, input_gradient=input_gradient)
-            results.append((y, dx, {k: v.copy() for k, v in layer.grads.items()}))
+    results = [run_on(layer, x, dy, engine, input_gradient)
+               for layer, engine in ((fast, "fast"), (plain, "numpy"))]
     # the zero taps add exact zeros: the bounds of the real KH*KW*C products hold
     bounds = error_bounds.layer_bounds(fast, x, dy)
     (y_f, dx_f, g_f), (y_n, dx_n, g_n) = results

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from engine_twins import run_on, twin_layers
 
 import error_bounds
 from convnet import backend, kernels, threads, utils
@@ -71,26 +72,6 @@ def test_the_numpy_engine_runs_no_numba_kernel_and_no_worker_thread(monkeypatch)
         assert all(layer.path is None for layer in model.layers if isinstance(layer, Conv2D))
 
 
-def _twin_layers(make, shape, seed=0):
-    """Two copies of a layer with equal weights (random biases too)."""
-    rng = np.random.default_rng(seed)
-    fast, plain = make(), make()
-    for layer in (fast, plain):
-        layer.build(shape)
-    for key, value in fast.params.items():
-        value[...] = rng.standard_normal(value.shape) * 0.5
-        plain.params[key][...] = value
-    return fast, plain, rng
-
-
-def _run(layer, x, dy, engine, input_gradient=True):
-    with backend.engine(engine):
-        utils.set_random_seed(7)                      # dropout: the same stream in both
-        y = layer.forward(x, training=True).copy()
-        dx = layer.backward(dy, input_gradient=input_gradient)
-    return y, dx, {k: v.copy() for k, v in layer.grads.items()}
-
-
 LINEAR_LAYERS = [   # one per fast path: direct, Winograd, im2col per core, a first layer, Dense
     (lambda: Conv2D(6, (3, 3), activation="relu"), (9, 8, 1), True),
     (lambda: Conv2D(5, (3, 3), activation="relu"), (10, 9, 16), True),
@@ -108,11 +89,11 @@ LINEAR_LAYERS = [   # one per fast path: direct, Winograd, im2col per core, a fi
 def test_conv_and_dense_give_the_same_numbers_on_both_engines(make, shape, input_gradient,
                                                               dtype):
     backend.set_floatx(dtype)
-    fast, plain, rng = _twin_layers(make, shape)
+    fast, plain, rng = twin_layers(make, shape)
     x = rng.standard_normal((11,) + shape).astype(dtype)
     dy = rng.standard_normal((11,) + fast.compute_output_shape(shape)).astype(dtype)
-    y_fast, dx_fast, g_fast = _run(fast, x, dy, "fast", input_gradient)
-    y_np, dx_np, g_np = _run(plain, x, dy, "numpy", input_gradient)
+    y_fast, dx_fast, g_fast = run_on(fast, x, dy, "fast", input_gradient)
+    y_np, dx_np, g_np = run_on(plain, x, dy, "numpy", input_gradient)
     bounds = error_bounds.layer_bounds(fast, x, dy)        # any path, Winograd included
     error_bounds.check_paths(y_fast, y_np, bounds["y"], "y")
     if input_gradient:
@@ -134,19 +115,19 @@ def test_conv_and_dense_give_the_same_numbers_on_both_engines(make, shape, input
 ])
 def test_pooling_dropout_flatten_activation_are_identical_on_both_engines(make, shape):
     """No sums (max, masks, moves) or elementwise NumPy on both: the same bits."""
-    fast, plain, rng = _twin_layers(make, shape)
+    fast, plain, rng = twin_layers(make, shape)
     x = rng.standard_normal((9,) + shape).astype("float32")
     dy = rng.standard_normal((9,) + fast.compute_output_shape(shape)).astype("float32")
-    for a, b in zip(_run(fast, x, dy, "fast")[:2], _run(plain, x, dy, "numpy")[:2]):
+    for a, b in zip(run_on(fast, x, dy, "fast")[:2], run_on(plain, x, dy, "numpy")[:2]):
         np.testing.assert_array_equal(a, b)
 
 
 def test_average_pooling_is_the_same_sum_on_both_engines():
-    fast, plain, rng = _twin_layers(lambda: AveragePooling2D((3, 2), strides=(2, 1),
+    fast, plain, rng = twin_layers(lambda: AveragePooling2D((3, 2), strides=(2, 1),
                                                              padding="same"), (7, 6, 2))
     x = rng.standard_normal((5, 7, 6, 2)).astype("float32")
-    y_fast, dx_fast, _ = _run(fast, x, np.ones((5, 4, 6, 2), "float32"), "fast")
-    y_np, dx_np, _ = _run(plain, x, np.ones((5, 4, 6, 2), "float32"), "numpy")
+    y_fast, dx_fast, _ = run_on(fast, x, np.ones((5, 4, 6, 2), "float32"), "fast")
+    y_np, dx_np, _ = run_on(plain, x, np.ones((5, 4, 6, 2), "float32"), "numpy")
     error_bounds.check_paths(y_fast, y_np,
                              error_bounds.avgpool_bound(x, 3, 2, 2, 1, 4, 6, 1, 0), "y")
     error_bounds.check_paths(dx_fast, dx_np, error_bounds.avgpool_backward_bound(
@@ -218,7 +199,7 @@ def test_batch_normalization_gives_the_same_numbers_on_both_engines(axis, shape)
     from convnet.layers import BatchNormalization
 
     backend.set_floatx("float64")
-    fast, plain, rng = _twin_layers(lambda: BatchNormalization(axis=axis), shape)
+    fast, plain, rng = twin_layers(lambda: BatchNormalization(axis=axis), shape)
     variance = np.abs(fast.params["moving_variance"]) + 0.5       # a variance is positive
     for layer in (fast, plain):
         layer.params["moving_variance"][...] = variance
