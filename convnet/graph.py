@@ -174,21 +174,21 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
     grads: dict[int, np.ndarray] = {}
     for t, seed in zip(outputs, output_grads):
         grads[t.id] = seed
-    input_ids = {t.id for t in inputs}
+    wanted = wanted_gradients(nodes, inputs, input_gradient)
     counts: dict[int, int] = {}
     for node in nodes:
         counts[id(node.layer)] = counts.get(id(node.layer), 0) + 1
     sums: dict[int, dict[str, np.ndarray]] = {}
     first_output = outputs[0].id if outputs else None
     for node in reversed(nodes):
-        if node.output.id not in grads:
-            continue                      # nothing depends on this node's output
+        if node.output.id not in grads or node.output.id not in wanted:
+            continue           # nothing depends on this node's output, or nothing learns below
         layer = node.layer
         started = time.perf_counter()
         shared = counts[id(layer)] > 1
         if shared and values is not None:
             layer.forward(_arguments(node, values), training=True)
-        need = input_gradient or any(t.id not in input_ids for t in node.inputs)
+        need = any(t.id in wanted for t in node.inputs)
         if preactivation and node.output.id == first_output:
             dx = layer.backward_preactivation(  # type: ignore[attr-defined]
                 grads.pop(node.output.id), input_gradient=need)
@@ -204,11 +204,37 @@ def backward(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
             continue
         parts = dx if isinstance(dx, list) else [dx]
         for t, d in zip(node.inputs, parts):
-            grads[t.id] = grads[t.id] + d if t.id in grads else d   # paths add up
+            if t.id in wanted:
+                grads[t.id] = grads[t.id] + d if t.id in grads else d   # paths add up
     for node in nodes:                     # shared layers: the sum over their nodes
         for key, value in sums.get(id(node.layer), {}).items():
             node.layer.grads[key][...] = value
     return [grads.get(t.id) for t in inputs]
+
+
+def learns(layer: Layer) -> bool:
+    """Whether training updates some weight of ``layer`` (not frozen, not weightless)."""
+    return bool(layer.trainable_weights)
+
+
+def lowest_learner(layers: Sequence[Layer]) -> int:
+    """The index of the first of a chain of ``layers`` that :func:`learns` (0 if none does):
+    training's backward pass stops there (:func:`wanted_gradients`, for a chain)."""
+    return next((i for i, layer in enumerate(layers) if learns(layer)), 0)
+
+
+def wanted_gradients(nodes: Sequence[Node], inputs: Sequence[SymbolicTensor],
+                     input_gradient: bool) -> set[int]:
+    """The ids of the tensors whose gradient :func:`backward` computes: the model's inputs with
+    ``input_gradient``, and the output of every node that :func:`learns` or takes a tensor in
+    this set. The rest lead to no weight: a frozen base or the augmentation layers at the
+    bottom of a model get no backward pass, and the layer above them computes no dL/dx (as
+    autodiff frameworks skip what no trainable variable depends on)."""
+    wanted = {t.id for t in inputs} if input_gradient else set()
+    for node in nodes:                            # in forward order
+        if learns(node.layer) or any(t.id in wanted for t in node.inputs):
+            wanted.add(node.output.id)
+    return wanted
 
 
 def backward_of(layer: Layer, dy: np.ndarray, input_gradient: bool) -> Any:

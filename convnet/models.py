@@ -1431,11 +1431,15 @@ class Sequential(Model):
         Each layer's ``backward`` in turn (the last layer's ``backward_preactivation`` when the
         softmax gradient is fused); where a layer can take the next one's backward pass with its
         own (``Layer.fuses_backward_of``: Conv2D under MaxPooling2D), one call covers both: the
-        same numbers, one full-size gradient fewer in memory. The first layer computes dL/dx
-        only with ``input_gradient`` (training needs none). Asked lazily, so each step sees the
+        same numbers, one full-size gradient fewer in memory. Without ``input_gradient``
+        (training) the steps stop at the lowest layer that :func:`graph.learns`, which computes
+        no dL/dx: the layers below it (augmentation, a frozen base) lead to no weight. Asked
+        lazily, so each step sees the
         layers as the steps above left them. ``from_loss=False``: the first call takes dL/dy of
         the last layer (this model as a layer of another), never the fused dL/dz."""
-        layers, first = self.layers, self.layers[0]
+        layers = self.layers
+        lowest = 0 if input_gradient else graph.lowest_learner(layers)
+        first = layers[lowest]
         i = len(layers) - 1
         if from_loss and self._fused_softmax():
             last = layers[-1]
@@ -1443,8 +1447,8 @@ class Sequential(Model):
                 last.backward_preactivation,                        # type: ignore[attr-defined]
                 input_gradient=input_gradient or last is not first)
             i -= 1
-        while i >= 0:
-            layer, below = layers[i], layers[i - 1] if i > 0 else None
+        while i >= lowest:
+            layer, below = layers[i], layers[i - 1] if i > lowest else None
             if below is not None and below.fuses_backward_of(layer):
                 yield (below, layer), functools.partial(
                     below.backward_fused, layer,

@@ -160,8 +160,10 @@ def profile(model, x=None, y=None, batch_size: int = 128, repeats: int = 5,
     first_call = max(first - float(runs[0].sum()), 0.0)
     step_ms = _step_ms(model, x, y) if model.optimizer is not None else float(med.sum())
     result = Profile(batch_size=len(x), first_call_s=first_call, step_ms=step_ms)
+    lowest = graph.lowest_learner(model.layers)       # training's backward stops there
     for i, layer in enumerate(model.layers):
-        fwd, bwd, cols = layer_flops(layer, first=i == 0)
+        fwd, bwd, cols = layer_flops(layer, first=i == lowest)
+        bwd = bwd if i >= lowest else 0
         result.layers.append(LayerProfile(
             layer.name, layer.keras_class_name,
             (None,) + tuple(layer.built_shapes()[1]),
@@ -239,11 +241,13 @@ def _profile_graph(model, x, y, batch_size: int, repeats: int, verbose: bool) ->
     step_ms = _step_ms(model, model_x, model_y) if model.optimizer is not None \
         else float(med.sum())
     result = Profile(batch_size=n, first_call_s=first_call, step_ms=step_ms)
-    input_ids = {t.id for t in inputs}
+    wanted = graph.wanted_gradients(nodes, inputs, input_gradient=False)
     for i, layer in enumerate(layers):
         calls = [node for node in nodes if node.layer is layer]
-        first_layer = all(t.id in input_ids for node in calls for t in node.inputs)
+        runs_backward = any(node.output.id in wanted for node in calls)
+        first_layer = not any(t.id in wanted for node in calls for t in node.inputs)
         fwd_flops, bwd_flops, cols = layer_flops(layer, first=first_layer)
+        bwd_flops = bwd_flops if runs_backward else 0
         result.layers.append(LayerProfile(
             layer.name, layer.keras_class_name,
             (None,) + tuple(layer.built_shapes()[1]),

@@ -432,10 +432,20 @@ refused("custom_layer_fit_needs_gradient", """
     class Square(layers.Layer):
         def call(self, inputs):
             return inputs ** 2
-    model = keras.Sequential([keras.Input((4,)), Square(), layers.Dense(1)])
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(4), Square(), layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(np.ones((4, 4)), np.ones((4, 1)), verbose=0)
 """, "Square")
+works("custom_layer_below_every_weight_trains", """
+    class Square(layers.Layer):
+        def call(self, inputs):
+            return inputs ** 2
+    model = keras.Sequential([keras.Input((4,)), Square(), layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    before = model.layers[-1].get_weights()[0].copy()
+    model.fit(np.ones((4, 4)), np.ones((4, 1)), verbose=0)
+    assert not np.allclose(model.layers[-1].get_weights()[0], before)
+""")
 works("model_in_sequential", """
     inner = keras.Sequential([layers.Dense(4)])
     outer = keras.Sequential([keras.Input((3,)), inner, layers.Dense(1)])
