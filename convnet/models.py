@@ -553,9 +553,12 @@ class Model:
 
     def add_regularization_gradients(self) -> None:
         """Add the weight penalties' gradients to the layers' gradients, once, after
-        :meth:`backward` (the activity penalties' gradients are part of the backward pass)."""
+        :meth:`backward` (the activity penalties' gradients are part of the backward pass),
+        to the layers that learn: a frozen layer's ``grads`` are not the optimizer's business,
+        and training's backward pass may skip it (:func:`graph.wanted_gradients`)."""
         for layer in self.layers:
-            layer.add_regularization_gradients()
+            if graph.learns(layer):
+                layer.add_regularization_gradients()
 
     def apply_constraints(self) -> None:
         """Project constrained weights (``kernel_constraint``, ...) after an optimizer step."""

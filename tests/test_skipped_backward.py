@@ -171,3 +171,18 @@ def test_augmented_model_trains_the_same_with_the_skipped_passes(engine):
         assert_same_gradients(model, *grads, seen)
     finally:
         keras.backend.set_engine("fast")
+
+
+def test_a_frozen_regularized_layer_gathers_no_penalty_gradients():
+    """Its backward pass is skipped, so adding its penalty's gradient every step would pile up
+    in its ``grads``; Keras applies no gradient to a frozen layer either."""
+    base = layers.Dense(4, kernel_regularizer="l2", name="base")
+    model = keras.Sequential([keras.Input((5,)), base, layers.Dense(2, name="top")])
+    model.compile(loss="mse", optimizer="sgd")
+    x, y = np.ones((2, 5), "float32"), np.zeros((2, 2), "float32")
+    model.train_on_batch(x, y)
+    base.trainable = False
+    held = base.grads["kernel"].copy()
+    for _ in range(3):
+        model.train_on_batch(x, y)
+    np.testing.assert_array_equal(base.grads["kernel"], held)
