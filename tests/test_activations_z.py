@@ -75,7 +75,7 @@ def test_erf_twins_are_equal(dtype):
 
 # ----- in layers ----------------------------------------------------------------------------------
 def winograd(layer):
-    layer.WINOGRAD_MIN_CHANNELS = 1
+    layer.WINOGRAD_MIN_CHANNELS, layer.WINOGRAD_MIN_FILL = 1, 0.0
     return layer
 
 

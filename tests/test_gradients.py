@@ -21,7 +21,7 @@ TOL = 1e-5  # float64 central differences: round-off alone reaches ~1e-6 on tiny
 
 def winograd(layer):
     """The layer, on the Winograd F(4x4, 3x3) path whatever its channel count."""
-    layer.WINOGRAD_MIN_CHANNELS = 1
+    layer.WINOGRAD_MIN_CHANNELS, layer.WINOGRAD_MIN_FILL = 1, 0.0
     return layer
 
 

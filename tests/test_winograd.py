@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import error_bounds
 from convnet import threads
+from convnet.fast import conv_paths
 from convnet.kernels import reference, winograd, winograd_jit
 from convnet.layers import Conv2D
 
@@ -132,6 +133,7 @@ def _pair(make, shape):
     rng = np.random.default_rng(4)
     fast, plain = make(), make()
     fast.WINOGRAD_MIN_CHANNELS, plain.WINOGRAD_MIN_CHANNELS = 1, 10**9
+    fast.WINOGRAD_MIN_FILL = 0.0                        # whatever the output size
     for layer in (fast, plain):
         layer.build(shape)
         layer.TASK, layer.CHUNK = 5, 2                  # 13 samples: uneven tasks and chunks
@@ -190,3 +192,29 @@ def test_winograd_path_is_for_3x3_stride_1_kernels_with_enough_channels():
     assert not takes_it(Conv2D(4, (3, 3), strides=2), 32)
     assert not takes_it(Conv2D(4, (5, 5)), 32)
     assert not takes_it(Conv2D(4, (3, 3), dtype="float16"), 32)
+
+
+def test_winograd_leaves_outputs_its_tiles_mostly_miss_to_im2col():
+    """A 5x5 output takes 2x2 of Winograd's 4x4 tiles, 64 cells for 25: im2col is faster
+    there (benchmarks/README.md); 13x13 (16x16 cells) and 8x8 stay Winograd."""
+    assert conv_paths.tile_fill((8, 8)) == 1.0
+    assert conv_paths.tile_fill((5, 5)) == 25 / 64
+    assert conv_paths.tile_fill((13, 13)) == 169 / 256
+    if not threads.available():
+        return
+
+    def path(input_hw, padding="same", **attrs):
+        layer = Conv2D(8, 3, padding=padding)
+        for key, value in attrs.items():
+            setattr(layer, key, value)
+        layer.build(input_hw + (32,))
+        return layer.path.name
+
+    assert path((5, 5)) == "im2col per core"
+    assert path((7, 7), padding="valid") == "im2col per core"     # 5x5 output
+    assert path((13, 13)) == "winograd"
+    assert path((8, 8)) == "winograd"
+    assert path((5, 5), WINOGRAD_MIN_FILL=0.0) == "winograd"
+    channels_first = Conv2D(8, 3, padding="same", data_format="channels_first")
+    channels_first.build((32, 5, 5))
+    assert channels_first.path.name == "im2col per core"

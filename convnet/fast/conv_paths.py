@@ -9,7 +9,9 @@
   come from one pass over dL/dy and y (``kernels.conv2d_relu_grads``).
 * :class:`Winograd` -- 3x3 stride-1 kernels over at least ``winograd_min_channels`` input
   channels (the tutorial's conv2), per core (:mod:`.conv_winograd`). With fewer channels its
-  36 products are too narrow for BLAS and im2col wins.
+  36 products are too narrow for BLAS and im2col wins. It computes whole 4x4 output tiles, so
+  where they cover the output with mostly padding (:func:`tile_fill` below
+  ``winograd_min_fill``: a 5x5 output takes 2x2 tiles, 64 cells for 25) im2col wins too.
 * :class:`Im2colPerCore` -- im2col + GEMM as per-core tasks (:mod:`.conv_im2col`).
 * :class:`Im2colBlocks` -- im2col + GEMM in whole-batch blocks, where per-core tasks cannot run
   (no OpenBLAS thread control found, or float16, which numba does not compute).
@@ -274,16 +276,26 @@ def make(name: str, strides: tuple[int, int], dtype: str, tasks: Tasks,
     raise ValueError(f"unknown Conv2D path {name!r}; one of {sorted(PATHS)}")
 
 
+def tile_fill(output_hw: tuple[int, int]) -> float:
+    """The share of the cells of Winograd's 4x4 output tiles that are output: 1.0 for 24x24,
+    0.66 for 13x13, 0.39 for 5x5 (2x2 tiles, 64 cells for 25)."""
+    th, tw = winograd.tile_grid(*output_hw)
+    return output_hw[0] * output_hw[1] / (th * tw * winograd.STEP ** 2)
+
+
 def choose(kernel_shape: tuple, strides: tuple[int, int], dtype: str, *,
            direct_max_cells: int, winograd_min_channels: int, tasks: Tasks,
-           block: int) -> ConvPath:
-    """The fastest path for a Conv2D of this kernel, strides and dtype (module docstring)."""
+           block: int, output_hw: tuple[int, int] | None = None,
+           winograd_min_fill: float = 0.0) -> ConvPath:
+    """The fastest path for a Conv2D of this kernel, strides and dtype, and output size when
+    known (module docstring)."""
     kh, kw, c, _ = kernel_shape
     per_core = threads.available() and dtype != "float16"
     if kh * kw * c <= direct_max_cells:
         return Direct(strides, tasks, block, per_core)
     if per_core and (kh, kw) == (3, 3) and tuple(strides) == (1, 1) \
-            and c >= winograd_min_channels:
+            and c >= winograd_min_channels \
+            and (output_hw is None or tile_fill(output_hw) >= winograd_min_fill):
         return Winograd(strides, tasks, block)
     if per_core:
         return Im2colPerCore(strides, tasks, block)

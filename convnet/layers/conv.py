@@ -57,7 +57,9 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
 
     Class attributes the fast engine's choice reads (:func:`conv_paths.choose`): windows of at
     most ``DIRECT_MAX_CELLS`` cells loop directly; 3x3 stride-1 kernels over at least
-    ``WINOGRAD_MIN_CHANNELS`` channels take Winograd; per-core tasks take ``TASK`` samples,
+    ``WINOGRAD_MIN_CHANNELS`` channels take Winograd, unless its 4x4 output tiles would be
+    less than ``WINOGRAD_MIN_FILL`` output (:func:`conv_paths.tile_fill`: a 5x5 output runs
+    faster by im2col); per-core tasks take ``TASK`` samples,
     ``CHUNK`` at a time; without per-core tasks, ``BLOCK`` samples at a time. ``PATH`` (on the
     class or on one layer) forces a path by name (``conv_paths.PATHS``); with
     :func:`convnet.fast.autotune.enable` the path is chosen by timing the candidates once per
@@ -66,6 +68,7 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
 
     DIRECT_MAX_CELLS = 9
     WINOGRAD_MIN_CHANNELS = 16
+    WINOGRAD_MIN_FILL = 0.5
     TASK, CHUNK, BLOCK = 32, 8, 32
     PATH: str | None = None
     _wants_dx: bool | None = None       # whether the last backward made dL/dx (None: none yet)
@@ -167,7 +170,9 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         kernel = self.params["kernel"]
         key = (backend.get_engine(), self.dtype, kernel.shape, self.dilation_rate,
                threads.available(),
-               self.DIRECT_MAX_CELLS, self.WINOGRAD_MIN_CHANNELS, self.TASK, self.CHUNK,
+               self.output_shape,
+               self.DIRECT_MAX_CELLS, self.WINOGRAD_MIN_CHANNELS, self.WINOGRAD_MIN_FILL,
+               self.TASK, self.CHUNK,
                self.BLOCK, self.PATH,
                autotune.enabled() and (self.input_shape, self._wants_dx))
         chosen = self.__dict__.get("_chosen")
@@ -203,7 +208,15 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         return conv_paths.choose(shape, self.strides, dtype,
                                  direct_max_cells=self.DIRECT_MAX_CELLS,
                                  winograd_min_channels=self.WINOGRAD_MIN_CHANNELS,
-                                 tasks=tasks, block=self.BLOCK)
+                                 tasks=tasks, block=self.BLOCK, output_hw=self._output_hw(),
+                                 winograd_min_fill=self.WINOGRAD_MIN_FILL)
+
+    def _output_hw(self) -> tuple[int, int] | None:
+        """The built output's ``(OH, OW)`` (None before build)."""
+        if self.output_shape is None:
+            return None
+        shape = self.output_shape
+        return (shape[1], shape[2]) if self.data_format == "channels_first" else shape[:2]
 
     def _time_path(self, name: str) -> float:
         """Milliseconds of one forward + backward of a twin of this layer forced to path ``name``
