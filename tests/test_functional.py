@@ -279,3 +279,16 @@ def test_clone_model_and_from_config_rebuild_the_architecture():
         assert [layer.name for layer in again.layers] == [layer.name for layer in model.layers]
     with pytest.raises(TypeError, match="clone_model expects a convnet model"):
         clone_model("model")
+
+
+def test_add_sums_in_order_and_gives_every_input_its_own_gradient():
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal((4, 3, 3, 2)).astype("float32") * 10 ** k for k in range(3)]
+    add = Add()
+    np.testing.assert_array_equal(add.forward(xs), np.sum(xs, axis=0))   # same order, same bits
+    dy = rng.standard_normal((4, 3, 3, 2)).astype("float32")
+    grads = add.backward(dy)
+    assert len(grads) == 3 and len({id(g) for g in grads}) == 3
+    grads[1][...] = 0                       # a layer below working in place touches only its own
+    np.testing.assert_array_equal(grads[0], dy)
+    np.testing.assert_array_equal(grads[2], dy)

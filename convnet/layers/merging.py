@@ -97,10 +97,14 @@ class Add(_Merge):
 
     def _merge(self, xs, training):
         self._count = len(xs)
-        return np.sum(xs, axis=0)
+        y = xs[0] + xs[1]               # in order, as np.sum(xs, axis=0), without stacking them
+        for x in xs[2:]:
+            y += x
+        return y
 
     def _split(self, dy):
-        return [dy.copy() for _ in range(self._count)]
+        # every input gets its own array (a layer below may work in place on its gradient)
+        return [dy] + [dy.copy() for _ in range(self._count - 1)]
 
 
 class Subtract(_Merge):
