@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import error_bounds
+from convnet import activations
 from convnet.kernels import jit, reference
 
 SETTINGS = settings(max_examples=40, deadline=None)
@@ -187,6 +188,41 @@ def test_relu_bias_backward_matches_reference(rows, f, dtype, seed):
     np.testing.assert_array_equal(dz, dz_ref)
     # db sums in blocks, NumPy pairwise: the same numbers added in another order
     error_bounds.check_paths(db, db_ref, error_bounds.column_sum_bound(dz_ref), "db")
+
+
+@SETTINGS
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=4),
+       st.sampled_from([np.float32, np.float64]), st.integers(0, 2**16))
+def test_relu_twins_match_the_activation(shape, dtype, seed):
+    """jit.relu / relu_backward are activations.relu / relu_backward, bit for bit (elementwise:
+    no sum, so no rounding to differ), into a new array or in place."""
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal(shape).astype(dtype)
+    dy = rng.standard_normal(shape).astype(dtype)
+    y = activations.relu(z)
+    np.testing.assert_array_equal(jit.relu(z), y)
+    np.testing.assert_array_equal(jit.relu_backward(dy, y), activations.relu_backward(dy, y))
+    inplace = z.copy()
+    assert jit.relu(inplace, out=inplace) is inplace
+    np.testing.assert_array_equal(inplace, y)
+
+
+def test_relu_twins_keep_nan_and_inf_and_take_any_array():
+    z = np.array([np.nan, -1.0, 0.0, 2.0, np.inf, -np.inf], np.float32)
+    np.testing.assert_array_equal(jit.relu(z), activations.relu(z))
+    dy = np.array([np.nan, np.inf, 1.0, np.nan, -2.0, 3.0], np.float32)
+    y = np.array([0.0, 0.0, 0.0, 1.0, np.nan, 2.0], np.float32)
+    with np.errstate(invalid="ignore"):                  # inf * 0 is NaN, as it should be
+        np.testing.assert_array_equal(jit.relu_backward(dy, y), activations.relu_backward(dy, y))
+    big = np.random.default_rng(1).standard_normal((70, 1000)).astype(np.float32)   # > INLINE:
+    np.testing.assert_array_equal(jit.relu(big), activations.relu(big))            # on workers
+    # what the loops do not take goes to the NumPy definition: float16, strided, mixed dtypes
+    half = z.astype(np.float16)
+    np.testing.assert_array_equal(jit.relu(half), activations.relu(half))
+    np.testing.assert_array_equal(jit.relu(big[:, ::2]), activations.relu(big[:, ::2]))
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(jit.relu_backward(dy, y.astype(np.float64)),
+                                      activations.relu_backward(dy, y.astype(np.float64)))
 
 
 def test_fused_kernels_keep_nan_and_inf_as_numpy_does():

@@ -48,7 +48,16 @@ def for_engine() -> ModuleType:
     return reference if backend.get_engine() == "numpy" else jit
 
 
-__all__ = ["for_engine", "batchnorm_stats", "batchnorm_forward", "batchnorm_backward",
+def activation_twin(name: str) -> tuple | None:
+    """On the fast engine, the numba twin ``(forward, backward)`` of the activation ``name``
+    where there is one (ReLU: one vectorised pass on the per-core threads instead of NumPy's
+    passes on the calling thread); else None, and the layer runs :mod:`convnet.activations`'
+    own pair."""
+    return None if backend.get_engine() == "numpy" else jit.ACTIVATIONS.get(name)
+
+
+__all__ = ["for_engine", "activation_twin", "batchnorm_stats", "batchnorm_forward",
+           "batchnorm_backward",
            "adadelta_update", "im2col", "col2im", "conv2d_direct",
            "conv2d_kernel_grad", "conv2d_relu_grads",
            "dropout_forward", "dropout_backward",

@@ -82,13 +82,19 @@ class ActivationMixin:
         channels-last rows ``(N*OH*OW, F)``); None before any forward."""
         return self._y
 
+    def _activation_pair(self) -> tuple[Callable[..., np.ndarray], Callable[..., np.ndarray]]:
+        """The ``(f, f')`` training runs: the activation's own pair, or on the fast engine its
+        numba twin where there is one (ReLU; :func:`kernels.activation_twin`)."""
+        twin = kernels.activation_twin(self.activation)
+        return (self._act_forward, self._act_backward) if twin is None else twin
+
     def _activate(self, z: np.ndarray, overwrite: bool = False) -> np.ndarray:
         """``y = f(z)``; with ``overwrite`` (z is the layer's own scratch array) y reuses z."""
-        self._y = self._act_forward(z, out=z if overwrite else None)
+        self._y = self._activation_pair()[0](z, out=z if overwrite else None)
         return self._y
 
     def _activation_grad(self, dy: np.ndarray) -> np.ndarray:
-        return self._act_backward(dy, self._y)
+        return self._activation_pair()[1](dy, self._y)
 
     def _bias_and_activate(self, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
         """``y = f(z + b)`` in place on ``z``, the layer's own ``(rows, F)`` array. Bias + ReLU,

@@ -258,7 +258,8 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
             y = self._bias_and_activate(z, bias)               # y = f(Z + b)
         else:
             self._cols = None                                  # the fast paths unfold again
-            y = path.forward(x, kernel, bias, self.activation == "relu", self._act_forward)
+            y = path.forward(x, kernel, bias, self.activation == "relu",
+                             self._activation_pair()[0])
         self._y = y                                            # (N*OH*OW, F)
         return self._to_layout(y.reshape(n, oh, ow, self.filters))
 
@@ -295,7 +296,8 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         return self._store(*path.backward(
             self._x_padded, self._kernel(), self._saved_output(),
             dy=np.ascontiguousarray(dy), relu_bias=self._relu_bias(),
-            act_backward=self._act_backward, use_bias=self.use_bias, want_dx=input_gradient))
+            act_backward=self._activation_pair()[1], use_bias=self.use_bias,
+            want_dx=input_gradient))
 
     def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None,
                          input_gradient: bool) -> np.ndarray | None:
@@ -308,7 +310,7 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         if path is not None:
             return self._store(*path.backward(
                 self._x_padded, self._kernel(), self._saved_output(), dz=dz,
-                relu_bias=False, act_backward=self._act_backward, use_bias=self.use_bias,
+                relu_bias=False, act_backward=self._activation_pair()[1], use_bias=self.use_bias,
                 want_dx=input_gradient))
         (kh, kw), (sh, sw) = self.window, self.strides
         kernel = self._kernel()
@@ -368,7 +370,8 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         return self._store(*self.path.backward(
             self._x_padded, self._kernel(), self._saved_output(),
             pool=(np.ascontiguousarray(dy), winners), relu_bias=True,
-            act_backward=self._act_backward, use_bias=self.use_bias, want_dx=input_gradient))
+            act_backward=self._activation_pair()[1], use_bias=self.use_bias,
+            want_dx=input_gradient))
 
     def _input_gradient(self, dx: np.ndarray) -> np.ndarray:
         pt, pb, pl, pr = self._pad
