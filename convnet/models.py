@@ -814,14 +814,27 @@ class Model:
 
     # ----- inference ------------------------------------------------------------------------
     def _forward(self, x: np.ndarray | multi_io.Arrays):
-        """Inference output for a block of samples (predict, evaluate)."""
+        """Inference output for a block of samples (predict, evaluate). On the fast engine the
+        nodes that can run per core do (:func:`convnet.fast.inference.leading_nodes`: a few
+        samples at a time through all of them, on one worker thread per core), and the rest
+        (a Dense classifier) on the whole block, from what those made."""
         arrays = x.arrays if isinstance(x, multi_io.Arrays) else [self.layers[0].check_input(x)]
-        values = graph.forward(self._nodes, self._inputs, arrays, training=False)
+        nodes, inputs = self._nodes, self._inputs
+        leading = inference.leading_nodes(nodes, inputs) if self._per_core_inference() else []
+        if leading and len(arrays[0]) > self.CHUNK:
+            rest = [node for node in nodes if node not in leading]
+            made = {node.output.id for node in leading}
+            needed = {t.id for node in rest for t in node.inputs} | {t.id for t in self._outputs}
+            wanted = [node.output for node in leading if node.output.id in needed & made]
+            arrays = list(arrays) + inference.graph_forward_per_core(leading, inputs, arrays,
+                                                                     wanted, self.CHUNK)
+            nodes, inputs = rest, list(inputs) + wanted
+        values = graph.forward(nodes, inputs, arrays, training=False)
         outs = [values[t.id] for t in self._outputs]
         return outs[0] if self._single_output else outs
 
     INFERENCE_BLOCK = 512   # samples per forward pass in predict/evaluate (see predict)
-    CHUNK = inference.CHUNK  # samples per task of a per-core worker
+    CHUNK = inference.GRAPH_CHUNK  # samples per task of a per-core worker (Sequential: 8)
 
     @staticmethod
     def _per_core_inference() -> bool:
@@ -1254,6 +1267,8 @@ class Sequential(Model):
     batch it sees. On the fast engine ``predict`` runs the leading convolution and pooling layers
     per core, and training fuses a Conv2D's backward pass with the max-pooling layer above it.
     """
+
+    CHUNK = inference.CHUNK  # samples per task of a per-core worker
 
     def __init__(self, layers: list | None = None, name: str | None = None):
         self._init_state(name or "sequential")

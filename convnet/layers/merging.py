@@ -86,7 +86,17 @@ class _Merge(Layer):
         return self._split(dy) if input_gradient else None
 
     def _merge(self, xs: list[np.ndarray], training: bool) -> np.ndarray:
+        """:meth:`_combine`, keeping what :meth:`_split` needs (subclasses add that)."""
+        return self._combine(xs)
+
+    def _combine(self, xs: list[np.ndarray]) -> np.ndarray:
+        """The merge itself, keeping nothing."""
         raise NotImplementedError
+
+    runs_per_core = True
+
+    def infer_chunk(self, x: list[np.ndarray]) -> np.ndarray:         # type: ignore[override]
+        return self._combine(x)
 
     def _split(self, dy: np.ndarray) -> list[np.ndarray]:
         raise NotImplementedError
@@ -97,6 +107,9 @@ class Add(_Merge):
 
     def _merge(self, xs, training):
         self._count = len(xs)
+        return self._combine(xs)
+
+    def _combine(self, xs):
         y = xs[0] + xs[1]               # in order, as np.sum(xs, axis=0), without stacking them
         for x in xs[2:]:
             y += x
@@ -112,7 +125,7 @@ class Subtract(_Merge):
 
     _max_inputs = 2
 
-    def _merge(self, xs, training):
+    def _combine(self, xs):
         return xs[0] - xs[1]
 
     def _split(self, dy):
@@ -124,6 +137,9 @@ class Multiply(_Merge):
 
     def _merge(self, xs, training):
         self._xs = xs
+        return self._combine(xs)
+
+    def _combine(self, xs):
         return np.prod(xs, axis=0)
 
     def _split(self, dy):
@@ -136,7 +152,10 @@ class Average(_Merge):
 
     def _merge(self, xs, training):
         self._count = len(xs)
-        return np.sum(xs, axis=0) / self._count
+        return self._combine(xs)
+
+    def _combine(self, xs):
+        return np.sum(xs, axis=0) / len(xs)
 
     def _split(self, dy):
         return [dy / self._count for _ in range(self._count)]
@@ -148,10 +167,18 @@ class Maximum(_Merge):
     _pick = staticmethod(np.argmax)
 
     def _merge(self, xs, training):
-        stacked = np.stack(xs)
-        self._winner = self._pick(stacked, axis=0)
+        y, self._winner = self._pick_winners(xs)
         self._count = len(xs)
-        return np.take_along_axis(stacked, self._winner[None], axis=0)[0]
+        return y
+
+    def _pick_winners(self, xs) -> tuple[np.ndarray, np.ndarray]:
+        """The merged output and, per cell, the index of the input it came from."""
+        stacked = np.stack(xs)
+        winner = np.asarray(self._pick(stacked, axis=0))       # type: ignore[arg-type]
+        return np.take_along_axis(stacked, winner[None], axis=0)[0], winner
+
+    def _combine(self, xs):
+        return self._pick_winners(xs)[0]
 
     def _split(self, dy):
         return [np.where(self._winner == i, dy, 0).astype(dy.dtype) for i in range(self._count)]
@@ -189,6 +216,9 @@ class Concatenate(_Merge):
 
     def _merge(self, xs, training):
         self._sizes = [x.shape[self.axis] for x in xs]
+        return self._combine(xs)
+
+    def _combine(self, xs):
         return np.concatenate(xs, axis=self.axis)
 
     def _split(self, dy):
