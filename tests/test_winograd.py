@@ -218,3 +218,32 @@ def test_winograd_leaves_outputs_its_tiles_mostly_miss_to_im2col():
     channels_first = Conv2D(8, 3, padding="same", data_format="channels_first")
     channels_first.build((32, 5, 5))
     assert channels_first.path.name == "im2col per core"
+
+
+@pytest.mark.skipif(not threads.available(), reason="Winograd runs as per-core tasks")
+@pytest.mark.parametrize("padding", ["valid", "same"])
+def test_backward_from_the_kept_tiles_is_the_recomputed_one(padding, monkeypatch):
+    """Training's forward pass keeps its input tiles for dL/dK (Winograd.KEEP_TILES); they are
+    the very numbers the backward pass would transform again, so the gradients keep their
+    bits. An inference forward keeps nothing."""
+    rng = np.random.default_rng(8)
+    layer = Conv2D(5, 3, padding=padding, activation="relu")
+    layer.build((9, 10, 16))
+    layer.TASK, layer.CHUNK = 4, 3                     # 11 samples: uneven tasks and chunks
+    layer.params["bias"][...] = rng.standard_normal(5)
+    x = rng.standard_normal((11, 9, 10, 16)).astype("float32")
+    dy = rng.standard_normal(layer.forward(x, training=True).shape).astype("float32")
+    assert layer.path.name == "winograd"
+    results = []
+    for keep in (True, False):
+        monkeypatch.setattr(conv_paths.Winograd, "KEEP_TILES", keep)
+        layer.forward(x, training=True)
+        dx = layer.backward(dy)
+        results.append([dx] + [layer.grads[k].copy() for k in ("kernel", "bias")])
+    for kept, again in zip(*results):
+        np.testing.assert_array_equal(kept, again)
+    monkeypatch.setattr(conv_paths.Winograd, "KEEP_TILES", True)
+    layer.forward(x, training=True)
+    assert layer.path.holds_tiles
+    layer.forward(x, training=False)
+    assert not layer.path.holds_tiles

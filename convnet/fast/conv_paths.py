@@ -58,11 +58,12 @@ class ConvPath:
 
     # ----- forward --------------------------------------------------------------------------
     def forward(self, x: np.ndarray, kernel: np.ndarray, bias: np.ndarray | None, relu: bool,
-                activate: Activate) -> np.ndarray:
-        """The layer's output ``y = f(cols @ K + b)`` as ``(N*OH*OW, F)``."""
+                activate: Activate, training: bool = False) -> np.ndarray:
+        """The layer's output ``y = f(cols @ K + b)`` as ``(N*OH*OW, F)``; in ``training`` a
+        path may keep what its backward pass would otherwise compute again."""
         oh, ow = conv_im2col.output_hw(x, kernel, self.strides)
         z = np.empty((x.shape[0] * oh * ow, kernel.shape[3]), dtype=x.dtype)
-        if self._linear_forward(x, kernel, bias, relu, z):
+        if self._linear_forward(x, kernel, bias, relu, z, training):
             return z                                  # bias and ReLU done inside
         if bias is not None and relu:
             return kernels.bias_relu(z, bias)
@@ -70,7 +71,7 @@ class ConvPath:
             z += bias
         return activate(z, out=z)
 
-    def _linear_forward(self, x, kernel, bias, relu, z) -> bool:
+    def _linear_forward(self, x, kernel, bias, relu, z, training) -> bool:
         """``z = cols @ K`` -- or all of ``f(z + b)``, returning True."""
         raise NotImplementedError
 
@@ -131,7 +132,7 @@ class Im2colPerCore(ConvPath):
     name = "im2col per core"
     fuses_pool = masks_in_tasks = True
 
-    def _linear_forward(self, x, kernel, bias, relu, z):
+    def _linear_forward(self, x, kernel, bias, relu, z, training):
         fused = relu and bias is not None
         conv_im2col.forward_per_core(x, kernel, bias, self.strides, fused, self.tasks,
                                      self.scratch, z)
@@ -141,7 +142,7 @@ class Im2colPerCore(ConvPath):
 class Im2colBlocks(ConvPath):
     name = "im2col blocks"
 
-    def _linear_forward(self, x, kernel, bias, relu, z):
+    def _linear_forward(self, x, kernel, bias, relu, z, training):
         conv_im2col.forward_blocks(x, kernel, self.strides, self.block, self.scratch, z)
         return False
 
@@ -158,7 +159,7 @@ class Direct(ConvPath):
         super().__init__(strides, tasks, block)
         self.per_core = per_core
 
-    def forward(self, x, kernel, bias, relu, activate):
+    def forward(self, x, kernel, bias, relu, activate, training=False):
         if bias is None:
             bias = np.zeros(kernel.shape[3], dtype=x.dtype)
         z = kernels.conv2d_direct(x, kernel, bias, *self.strides, relu=relu)
@@ -188,9 +189,12 @@ class Winograd(ConvPath):
     name = "winograd"
     fuses_pool = masks_in_tasks = True
 
+    KEEP_TILES = True   # training's forward pass keeps its input tiles for the backward pass
+
     def __init__(self, strides: tuple[int, int], tasks: Tasks, block: int) -> None:
         super().__init__(strides, tasks, block)
         self._kept: tuple[np.ndarray, np.ndarray] | None = None
+        self._tiles: tuple[np.ndarray, dict] | None = None    # (the input, its tiles by chunk)
 
     def transformed(self, kernel: np.ndarray) -> np.ndarray:
         """The transformed kernel (36, C, F), kept while the kernel stays the same: ``predict``
@@ -199,12 +203,14 @@ class Winograd(ConvPath):
             self._kept = (kernel.copy(), winograd.kernel_transform(kernel))
         return self._kept[1]
 
-    def _linear_forward(self, x, kernel, bias, relu, z):
+    def _linear_forward(self, x, kernel, bias, relu, z, training):
         fused = relu and bias is not None
         n, h, w, _ = x.shape
         add = bias if fused else np.zeros(kernel.shape[3], dtype=x.dtype)
+        keep: dict | None = {} if training and self.KEEP_TILES else None
+        self._tiles = None if keep is None else (x, keep)
         conv_winograd.forward_per_core(x, self.transformed(kernel), add, fused, self.tasks,
-                                       self.scratch, z.reshape(n, h - 2, w - 2, -1))
+                                       self.scratch, z.reshape(n, h - 2, w - 2, -1), keep)
         return fused
 
     def _infer_linear(self, x, kernel, bias, relu, z):
@@ -212,9 +218,15 @@ class Winograd(ConvPath):
         conv_winograd.convolve(x, self.transformed(kernel), bias, relu,
                                z.reshape(n, h - 2, w - 2, -1), self.scratch)
 
+    @property
+    def holds_tiles(self) -> bool:
+        """Whether it holds the input tiles of a training forward pass (for its backward)."""
+        return self._tiles is not None
+
     def _tasks_backward(self, x, kernel, upstream, want_dx):
+        kept = self._tiles[1] if self._tiles is not None and self._tiles[0] is x else None
         return conv_winograd.backward_per_core(x, kernel, upstream, want_dx, self.tasks,
-                                               self.scratch)
+                                               self.scratch, kept)
 
 
 PATHS = {cls.name: cls for cls in (Direct, Winograd, Im2colPerCore, Im2colBlocks)}

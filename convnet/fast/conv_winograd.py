@@ -34,30 +34,46 @@ def _input_tiles(x: np.ndarray, pad: int, th: int, tw: int, scratch: Scratch,
 
 
 def convolve(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, y: np.ndarray,
-             scratch: Scratch) -> None:
+             scratch: Scratch, tiles: np.ndarray | None = None) -> None:
     """``y = x * K + bias`` (then ReLU if ``relu``) for a few samples on this thread:
-    ``x`` (n, H, W, C) padded, ``u`` the transformed kernel (36, C, F), ``y`` (n, H-2, W-2, F)."""
+    ``x`` (n, H, W, C) padded, ``u`` the transformed kernel (36, C, F), ``y`` (n, H-2, W-2, F).
+    The input tiles go to ``tiles`` (36, n*th*tw, C) when given (kept for the backward pass),
+    else to this thread's scratch."""
     th, tw = winograd.tile_grid(y.shape[1], y.shape[2])
-    v = _input_tiles(x, 0, th, tw, scratch, "tiles")
+    if tiles is None:
+        v = _input_tiles(x, 0, th, tw, scratch, "tiles")
+    else:
+        v = tiles
+        winograd_jit.input_transform_serial(x, 0, th, tw, v)
     m = scratch.mine("products", (winograd.CELLS, v.shape[1], y.shape[3]), x.dtype)
     np.matmul(v, u, out=m)
     winograd_jit.output_transform_serial(m, bias, relu, th, tw, y)
 
 
 def forward_per_core(x: np.ndarray, u: np.ndarray, bias: np.ndarray, relu: bool, tasks: Tasks,
-                     scratch: Scratch, out: np.ndarray) -> None:
-    """``out`` (N, H-2, W-2, F) ``= x * K + bias`` (then ReLU), ``u`` the transformed kernel."""
+                     scratch: Scratch, out: np.ndarray, keep: dict | None = None) -> None:
+    """``out`` (N, H-2, W-2, F) ``= x * K + bias`` (then ReLU), ``u`` the transformed kernel.
+    With ``keep`` (training) each chunk's input tiles are kept in it, by the chunk's first
+    sample, for :func:`backward_per_core`: its dL/dK needs the same tiles, and reading them
+    back costs less than transforming ``x`` again."""
+    th, tw = winograd.tile_grid(out.shape[1], out.shape[2])
+
     def task(t: int) -> None:
         for first, stop in tasks.chunks(t, x.shape[0]):
-            convolve(x[first:stop], u, bias, relu, out[first:stop], scratch)
+            tiles = None
+            if keep is not None:
+                tiles = keep[first] = np.empty(
+                    (winograd.CELLS, (stop - first) * th * tw, x.shape[3]), dtype=x.dtype)
+            convolve(x[first:stop], u, bias, relu, out[first:stop], scratch, tiles)
 
     tasks.run(task, x.shape[0])
 
 
 def backward_per_core(x: np.ndarray, kernel: np.ndarray, upstream: Upstream, want_dx: bool,
-                      tasks: Tasks,
-                      scratch: Scratch) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """``(dK, dL/db, dx)`` as :func:`.conv_im2col.backward_per_core` gives them."""
+                      tasks: Tasks, scratch: Scratch, kept: dict | None = None
+                      ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(dK, dL/db, dx)`` as :func:`.conv_im2col.backward_per_core` gives them; ``kept``: the
+    input tiles the forward pass kept (:func:`forward_per_core`), else they are made again."""
     n, h, w, c = x.shape
     f = kernel.shape[3]
     oh, ow = h - 2, w - 2
@@ -76,7 +92,8 @@ def backward_per_core(x: np.ndarray, kernel: np.ndarray, upstream: Upstream, wan
         for first, stop in tasks.chunks(t, n):
             dz = upstream.chunk(first, stop, (oh, ow), scratch, db_shares[t])
             dz = dz.reshape(stop - first, oh, ow, f)
-            v = _input_tiles(x[first:stop], 0, th, tw, scratch, "tiles")   # as in forward
+            v = kept[first] if kept is not None else \
+                _input_tiles(x[first:stop], 0, th, tw, scratch, "tiles")    # as in forward
             wz = scratch.mine("dz tiles", (winograd.CELLS, v.shape[1], f), x.dtype)
             winograd_jit.gradient_transform_serial(dz, th, tw, wz)
             m_dk += v.transpose(0, 2, 1) @ wz                         # (36, C, F)

@@ -259,7 +259,7 @@ class Conv2D(WindowArguments, Regularized, ActivationMixin, Layer):
         else:
             self._cols = None                                  # the fast paths unfold again
             y = path.forward(x, kernel, bias, self.activation == "relu",
-                             self._activation_pair()[0])
+                             self._activation_pair()[0], training)
         self._y = y                                            # (N*OH*OW, F)
         return self._to_layout(y.reshape(n, oh, ow, self.filters))
 
