@@ -28,21 +28,28 @@ shorter than the full ``(H - 1)*s + k``, Keras crops ``k - 1 - left_pad`` at the
 ``left_pad`` rule below, the same cells TensorFlow's 'SAME' gradient keeps).
 
 The NumPy engine runs these lines with :mod:`convnet.kernels.reference`'s im2col, col2im and
-``a @ b``; the fast engine runs the same lines with their twins (:func:`convnet.kernels.for_engine`:
-the numba im2col/col2im of :mod:`convnet.kernels.jit`, per-core GEMMs of
-:func:`convnet.fast.blas.matmul`). Measured (``benchmarks/bench_depthwise.py``, best of 10,
-forward + backward ms of Conv2DTranspose(32, 3, strides=2) on 28x28x32 float32 images; a 2-core
-AMD EPYC shared with other jobs, so noisy): batch 32, NumPy engine 87, fast engine 40, PyTorch
-2.13's ``ConvTranspose2d`` 36; batch 128, 380, 209 and 204. The whole batch's ``cols``
-``(N*H*W, KH*KW*filters)`` is still written and read back (29 MB at batch 32); per-core chunks,
-as Conv2D's fast paths take them, would keep it in the cache.
+``a @ b``, on the whole batch. The fast engine (float32 and float64, where per-core threads run:
+:meth:`Conv2DTranspose._runs_fast` chooses) runs the same lines as per-core tasks over chunks of
+a few samples (:mod:`convnet.fast.conv_transpose_tasks`): each chunk's ``cols`` is built in its
+core's scratch, multiplied by a single-threaded GEMM and folded while still in the cache, bias
+(and ReLU) added in the same task, instead of the whole batch's ``cols`` ``(N*H*W, KH*KW*F)``
+(115 MB at batch 128 below) going to memory and back. Elsewhere on the fast engine (float16, no
+OpenBLAS thread control) these lines call the numba twins (:func:`convnet.kernels.for_engine`).
+Measured (best of 10 interleaved rounds in one process, forward + backward ms of
+Conv2DTranspose(32, 3, strides=2) on 28x28x32 float32 images; a 2-core AMD EPYC shared with
+other jobs, so noisy): batch 32, NumPy engine 40.2, fast engine 18.4 (23.3 on the whole-batch
+lines), PyTorch 2.13's ``ConvTranspose2d`` 39.2; batch 128, 213, 74 (119) and 152.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from convnet import initializers, kernels
+from convnet import backend, initializers, kernels, threads
+from convnet.fast import conv_transpose_tasks
+from convnet.fast.scratch import Scratch
+from convnet.fast.tasks import Tasks
+from convnet.fast.upstream import Upstream
 from convnet.layers.activated import ActivationMixin
 from convnet.layers.base import Layer, pair
 from convnet.layers.regularized import Regularized
@@ -77,10 +84,14 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
     transposed to channels-last at the layer's edges). Kernel ``(KH, KW, filters, C)``.
 
     Kept by ``forward`` for ``backward``: ``_rows`` (the input as ``(N*H*W, C)``),
-    ``_full_shape`` (the uncropped output's shape) and ``_y`` (the output, channels-last).
+    ``_full_shape`` (the uncropped output's shape), ``_y`` (the output, channels-last) and
+    ``_ran_fast`` (whether :meth:`_runs_fast` chose the per-core tasks, which take ``TASK``
+    samples each, ``CHUNK`` at a time).
     """
 
     _rows: np.ndarray | None = None
+    _ran_fast = False
+    TASK, CHUNK = 8, 2
 
     def __init__(self, filters: int, kernel_size, strides=(1, 1), padding: str = "valid",
                  output_padding=None, data_format: str | None = None, dilation_rate=(1, 1),
@@ -153,6 +164,9 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
         ops = kernels.for_engine()            # NumPy's definitions, or their fast twins
         self._rows = np.ascontiguousarray(x).reshape(-1, c)
+        self._ran_fast = self._runs_fast(x)
+        if self._ran_fast:                    # the lines below, as per-core tasks
+            return self._forward_per_core(self._rows.reshape(n, h, w, c))
         cols = ops.matmul(self._rows, self._kernel_matrix().T)       # (N*H*W, KH*KW*F)
         self._full_shape = (n, (h - 1) * sh + kh, (w - 1) * sw + kw, self.filters)
         full = ops.col2im(cols, self._full_shape, kh, kw, sh, sw)    # stamps add up
@@ -161,6 +175,59 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
         y = self._bias_and_activate(z.reshape(-1, self.filters), self.params.get("bias"))
         y = y.reshape(n, oh, ow, self.filters)
         return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
+
+    # ----- the fast engine: the same lines as per-core tasks ------------------------------------
+    def _runs_fast(self, x: np.ndarray) -> bool:
+        """The one place the way of running is chosen: per-core tasks over chunks of samples
+        (:mod:`convnet.fast.conv_transpose_tasks`) on the fast engine for float32/float64 where
+        per-core threads run (:func:`convnet.threads.available`); otherwise this module's
+        whole-batch lines (the NumPy engine; float16, which numba does not compute; no OpenBLAS
+        thread control). Backward follows what forward chose."""
+        return (backend.get_engine() == "fast" and x.dtype in (np.float32, np.float64)
+                and threads.available())
+
+    def _per_core(self) -> tuple[Tasks, Scratch]:
+        """The tasks' cut (``TASK`` samples, ``CHUNK`` at a time) and this layer's scratch."""
+        scratch = self.__dict__.get("_scratch")
+        if scratch is None:
+            scratch = self._scratch = Scratch()
+        return Tasks(self.TASK, self.CHUNK), scratch
+
+    def _forward_per_core(self, x: np.ndarray) -> np.ndarray:
+        """:meth:`_forward` for ``x`` channels-last ``(N, H, W, C)``, C-contiguous: bias (and
+        ReLU) added in the tasks."""
+        n, h, w, _ = x.shape
+        (oh, top), (ow, left) = self._geometry(h, w)
+        fused = self.activation == "relu" and self.use_bias
+        kernel = self.params["kernel"]
+        self._full_shape = conv_transpose_tasks.full_shape(x.shape, kernel.shape, self.strides)
+        z = conv_transpose_tasks.forward(x, kernel, self.params.get("bias"), self.strides,
+                                         (oh, ow), (top, left), fused, *self._per_core())
+        rows = z.reshape(-1, self.filters)
+        if fused:
+            self._y = rows
+        else:
+            self._activate(rows, overwrite=True)
+        assert self._y is not None
+        y = self._y.reshape(z.shape)
+        return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
+
+    def _backward_per_core(self, upstream: Upstream, input_gradient: bool) -> np.ndarray | None:
+        """:meth:`_backward_linear` as per-core tasks, from ``upstream`` (dL/dz rows, or dL/dy
+        and y of bias + ReLU, masked in the tasks); dL/db is summed in the tasks."""
+        h, w = self._input_hw()
+        (oh, top), (ow, left) = self._geometry(h, w)
+        assert self._rows is not None
+        x = self._rows.reshape(-1, h, w, self._rows.shape[1])
+        dk, db, dx = conv_transpose_tasks.backward(
+            x, self.params["kernel"], self.strides, (oh, ow), (top, left), upstream,
+            self.use_bias, input_gradient, *self._per_core())
+        self.grads["kernel"][...] = dk
+        if self.use_bias:
+            self.grads["bias"][...] = db
+        if dx is None:
+            return None
+        return dx.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else dx
 
     @staticmethod
     def _window(full: np.ndarray, oh: int, ow: int, top: int,
@@ -184,6 +251,9 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
         h, w = self._input_hw()
         (oh, top), (ow, left) = self._geometry(h, w)
         dz = dz.reshape(n, oh, ow, f)
+        if self._ran_fast:                                            # as per-core tasks
+            dz_rows = np.ascontiguousarray(dz).reshape(-1, f)
+            return self._backward_per_core(Upstream(dz=dz_rows), input_gradient)
         dfull = np.zeros(self._full_shape, dtype=dz.dtype)           # cropped cells: no gradient
         _, (rows, cols) = self._window(dfull, oh, ow, top, left)
         dfull[:, rows, cols] = dz[:, :rows.stop - rows.start, :cols.stop - cols.start]
@@ -207,8 +277,13 @@ class Conv2DTranspose(WindowArguments, Regularized, ActivationMixin, Layer):
     def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 3, 1)
-        dz, db = self._activation_and_bias_grad(np.ascontiguousarray(dy).reshape(-1,
-                                                                                 self.filters))
+        dy = np.ascontiguousarray(dy).reshape(-1, self.filters)
+        if self._ran_fast:                   # dL/db (and bias + ReLU's mask) in the tasks
+            relu_bias = self.use_bias and self.activation == "relu"
+            upstream = (Upstream(dy=dy, y=self._y) if relu_bias
+                        else Upstream(dz=np.ascontiguousarray(self._activation_grad(dy))))
+            return self._backward_per_core(upstream, input_gradient)
+        dz, db = self._activation_and_bias_grad(dy)
         return self._backward_linear(dz, db, input_gradient)
 
     @property
