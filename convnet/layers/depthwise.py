@@ -30,24 +30,29 @@ the pointwise kernel ``P`` ``(1, 1, C*M, filters)``::
 
 The NumPy engine runs this code. The fast engine (float32, float64) runs the depthwise step as
 direct numba loops instead (:mod:`convnet.kernels.depthwise_jit`: the same sums without the
-window matrix, vectorised over channels, on convnet's per-core threads, tested equal to this
-code within rounding) and the pointwise products as per-core GEMMs
+window matrix, vectorised along whole output rows, with the bias added and dL/db summed in the
+same passes, on convnet's per-core threads, tested equal to this code within rounding) and
+the pointwise products as per-core GEMMs
 (:func:`convnet.fast.blas.matmul`); float16, which numba does not compute, keeps the einsums.
 ``_DepthwiseBase._runs_fast`` is where that is chosen. A depthwise step costs ``C*M*KH*KW``
 multiply-adds per output pixel, ``C`` times fewer than a Conv2D with as many output channels;
 the einsums run them on one core without BLAS. Measured (``benchmarks/bench_depthwise.py``,
-best of 10, forward + backward ms, 3x3, float32, input 28x28x32; a 2-core AMD EPYC shared with
-other jobs, so noisy), batch 32 / 128:
+best of 10, forward + backward ms, 3x3, float32, input 28x28x32; a 2-core AMD EPYC (AVX-512)
+shared with other jobs, so noisy: figures from one run), batch 32 / 128:
 
     ===========================  ============  ===========  ===============
     layer                        NumPy engine  fast engine  PyTorch 2.13
     ===========================  ============  ===========  ===============
-    DepthwiseConv2D              21.0 / 112    6.1 / 22     3.5 / 14
-    SeparableConv2D(32)          21.1 / 131    8.2 / 32     5.9 / 28
-    Conv2D(32), for comparison   44.8 / 219    11.8 / 51    14.4 / 54
+    DepthwiseConv2D              19.0 / 107    1.9 / 6.2    2.5 / 7.8
+    SeparableConv2D(32)          22.1 / 112    5.8 / 19.5   4.3 / 23.3
+    Conv2D(32), for comparison   22.9 / 119    10.8 / 44    14.0 / 36
     ===========================  ============  ===========  ===============
 
-(PyTorch: ``Conv2d(groups=32)``, and a 1x1 ``Conv2d`` after it, eager, NCHW.)
+(PyTorch: ``Conv2d(groups=32)``, and a 1x1 ``Conv2d`` after it, eager, NCHW.) With AVX2 code
+only (numba with ``NUMBA_CPU_NAME=haswell`` and ``NUMBA_CPU_FEATURES`` without AVX-512, PyTorch
+with ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2``), another run: DepthwiseConv2D
+2.8 / 9.4 against PyTorch's 3.4 / 13.8, SeparableConv2D 5.7 / 24.2 against 7.1 / 27.3. Most of
+SeparableConv2D's remaining time is its pointwise products, not the depthwise step.
 
 Kernel/bias regularizers and constraints work as in :mod:`convnet.layers.regularized`, under
 Keras's names: ``depthwise_regularizer``/``depthwise_constraint`` (and ``pointwise_*`` for
@@ -214,9 +219,11 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
         Backward follows what forward chose (it kept the padded input or the windows)."""
         return backend.get_engine() == "fast" and x.dtype in (np.float32, np.float64)
 
-    def _depthwise(self, x: np.ndarray) -> np.ndarray:
-        """The depthwise step on ``x`` in the layer's layout: ``(N, OH, OW, C*M)`` channels-last,
-        keeping the padded shape, the pads and the windows (or the padded input)."""
+    def _depthwise(self, x: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+        """The depthwise step on ``x`` in the layer's layout, plus ``bias`` if given:
+        ``(N, OH, OW, C*M)`` channels-last, keeping the padded shape, the pads and the windows
+        (or the padded input). The numba loops start their sums from the bias (no extra pass
+        over ``z``)."""
         if self.data_format == "channels_first":
             x = x.transpose(0, 2, 3, 1)                      # NCHW -> NHWC
         (kh, kw), (sh, sw) = self.kernel_size, self.strides
@@ -230,22 +237,28 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
         kernel = self.params["depthwise_kernel"]
         if self._runs_fast(x):
             self._x_padded, self._win = x, None
-            z = depthwise_jit.depthwise_forward(x, kernel, sh, sw)
+            z = depthwise_jit.depthwise_forward(x, kernel, sh, sw, bias)
         else:
             self._x_padded, self._win = None, depthwise_windows(x, kh, kw, sh, sw)
             z = depthwise_forward(self._win, kernel)
+            if bias is not None:
+                z += bias                                    # z = depthwise(x) + b
         self._z_shape = z.shape
         return z
 
-    def _depthwise_backward(self, dz: np.ndarray, input_gradient: bool) -> np.ndarray | None:
-        """Fill ``grads['depthwise_kernel']`` from dL/dz ``(N, OH, OW, C*M)``; dL/dx in the
+    def _depthwise_backward(self, dz: np.ndarray, input_gradient: bool,
+                            bias_gradient: np.ndarray | None = None) -> np.ndarray | None:
+        """Fill ``grads['depthwise_kernel']`` (and ``bias_gradient``, if given, with dL/db:
+        dL/dz summed over samples and pixels) from dL/dz ``(N, OH, OW, C*M)``; dL/dx in the
         layer's layout (None unless ``input_gradient``)."""
         kernel = self.params["depthwise_kernel"]
         if self._x_padded is not None:                       # forward ran the numba loops
             dk, dx = depthwise_jit.depthwise_backward(self._x_padded, kernel, dz, *self.strides,
-                                                      input_gradient)
+                                                      input_gradient, bias_gradient)
         else:
             assert self._win is not None, "forward keeps the windows (checked before backward)"
+            if bias_gradient is not None:
+                bias_gradient[...] = dz.reshape(-1, dz.shape[-1]).sum(axis=0)   # db
             dk, dx = depthwise_backward(self._win, kernel, dz, self._x_shape, self.strides,
                                         input_gradient)
         self.grads["depthwise_kernel"][...] = dk
@@ -255,12 +268,13 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
         dx = dx[:, pt:dx.shape[1] - pb, pl:dx.shape[2] - pr, :]   # drop the padding's gradient
         return dx.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else dx
 
-    def _finish(self, z: np.ndarray) -> np.ndarray:
-        """Bias and activation on ``z`` ``(N, OH, OW, F)`` channels-last; the output in the
-        layer's layout (``_y`` keeps the rows)."""
+    def _finish(self, z: np.ndarray, bias: np.ndarray | None) -> np.ndarray:
+        """``bias`` (None: none, or already in ``z``) and the activation on ``z``
+        ``(N, OH, OW, F)`` channels-last; the output in the layer's layout (``_y`` keeps the
+        rows)."""
         n, oh, ow, f = z.shape
         rows = np.ascontiguousarray(z.reshape(-1, f))
-        y = self._bias_and_activate(rows, self.params.get("bias"))      # y = f(z + b)
+        y = self._bias_and_activate(rows, bias)                         # y = f(z + b)
         y = y.reshape(n, oh, ow, f)
         return y.transpose(0, 3, 1, 2) if self.data_format == "channels_first" else y
 
@@ -272,7 +286,10 @@ class _DepthwiseBase(WindowArguments, Regularized, ActivationMixin, Layer):
 
     def _backward(self, dy: np.ndarray, input_gradient: bool) -> np.ndarray | None:
         rows = self._dz(dy, self.output_channels)
-        dz, db = self._activation_and_bias_grad(rows)            # dL/dz = dL/dy * f'(z)
+        if self.use_bias and self.activation == "relu":
+            dz, db = self._activation_and_bias_grad(rows)        # dL/dz and dL/db: one pass
+        else:   # dL/db left to _backward_linear (DepthwiseConv2D's numba loops sum it free)
+            dz, db = self._activation_grad(rows), None           # dL/dz = dL/dy * f'(z)
         return self._backward_linear(dz, db, input_gradient)
 
     @property
@@ -337,15 +354,20 @@ class DepthwiseConv2D(_DepthwiseBase):
         return self.params["depthwise_kernel"]
 
     def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
-        return self._finish(self._depthwise(x))                  # y = f(depthwise(x) + b)
+        z = self._depthwise(x, self.params.get("bias"))          # z = depthwise(x) + b
+        return self._finish(z, None)                             # y = f(z)
 
     def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None,
                          input_gradient: bool) -> np.ndarray | None:
         """From dL/dz (rows, or the output's shape from ``backward_preactivation``)."""
         dz = self._dz(dz, self.output_channels)
-        if self.use_bias:
-            self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
-        return self._depthwise_backward(dz.reshape(self._z_shape), input_gradient)
+        bias_gradient = None                  # dL/db: given, or summed in the depthwise pass
+        if self.use_bias and db is not None:
+            self.grads["bias"][...] = db
+        elif self.use_bias:
+            bias_gradient = self.grads["bias"]
+        return self._depthwise_backward(dz.reshape(self._z_shape), input_gradient,
+                                        bias_gradient)
 
 
 class SeparableConv2D(_DepthwiseBase):
@@ -432,7 +454,8 @@ class SeparableConv2D(_DepthwiseBase):
         self._u = u.reshape(-1, cm)
         matmul = kernels.for_engine().matmul            # a @ b; per-core GEMMs on the fast engine
         z = matmul(self._u, self.params["pointwise_kernel"].reshape(cm, self.filters))  # u @ P
-        return self._finish(z.reshape(n, oh, ow, self.filters))  # y = f(z + b)
+        return self._finish(z.reshape(n, oh, ow, self.filters),  # y = f(z + b)
+                            self.params.get("bias"))
 
     def _backward_linear(self, dz: np.ndarray, db: np.ndarray | None,
                          input_gradient: bool) -> np.ndarray | None:
@@ -445,7 +468,8 @@ class SeparableConv2D(_DepthwiseBase):
         dp = matmul(self._u.T, dz)                                 # dP = u.T @ dz
         self.grads["pointwise_kernel"][...] = dp.reshape(pointwise.shape)
         if self.use_bias:
-            self.grads["bias"][...] = dz.sum(axis=0) if db is None else db
+            # db = dz summed over rows; einsum sums (N*OH*OW, F) rows ~3x as fast as .sum(axis=0)
+            self.grads["bias"][...] = np.einsum("rf->f", dz) if db is None else db
         du = matmul(dz, p.T)                                       # du = dz @ P.T
         return self._depthwise_backward(du.reshape(self._z_shape), input_gradient)
 
