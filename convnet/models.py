@@ -825,10 +825,10 @@ class Model:
             rest = [node for node in nodes if node not in leading]
             made = {node.output.id for node in leading}
             needed = {t.id for node in rest for t in node.inputs} | {t.id for t in self._outputs}
-            wanted = [node.output for node in leading if node.output.id in needed & made]
+            handed_on = [node.output for node in leading if node.output.id in needed & made]
             arrays = list(arrays) + inference.graph_forward_per_core(leading, inputs, arrays,
-                                                                     wanted, self.CHUNK)
-            nodes, inputs = rest, list(inputs) + wanted
+                                                                     handed_on, self.CHUNK)
+            nodes, inputs = rest, list(inputs) + handed_on
         values = graph.forward(nodes, inputs, arrays, training=False)
         outs = [values[t.id] for t in self._outputs]
         return outs[0] if self._single_output else outs
@@ -1452,9 +1452,9 @@ class Sequential(Model):
         same numbers, one full-size gradient fewer in memory. Without ``input_gradient``
         (training) the steps stop at the lowest layer that :func:`graph.learns`, which computes
         no dL/dx: the layers below it (augmentation, a frozen base) lead to no weight. Asked
-        lazily, so each step sees the
-        layers as the steps above left them. ``from_loss=False``: the first call takes dL/dy of
-        the last layer (this model as a layer of another), never the fused dL/dz."""
+        lazily, so each step sees the layers as the steps above left them.
+        ``from_loss=False``: the first call takes dL/dy of the last layer (this model as a
+        layer of another), never the fused dL/dz."""
         layers = self.layers
         lowest = 0 if input_gradient else graph.lowest_learner(layers)
         first = layers[lowest]
