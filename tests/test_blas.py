@@ -17,6 +17,7 @@ SHAPES = [((128, 9216, 128), False),    # forward x @ W: rows of a
           ((9216, 128, 128), True),     # dW = x.T @ dz: rows of a transposed view
           ((128, 128, 9216), False),    # dx = dz @ W.T: columns of b
           ((37, 300, 211), False),      # blocks that do not divide evenly
+          ((32, 8001, 24), True),       # dP = u.T @ dz of SeparableConv2D: the inner size cut
           ((5, 7, 3), False)]           # small: one call on the calling thread
 
 
@@ -68,10 +69,15 @@ def test_large_products_run_on_the_workers_with_one_blas_thread(monkeypatch):
         return real(a, b, out=out)
 
     monkeypatch.setattr(blas.np, "matmul", spy)
-    a, b = _operands(128, 9216, 128, False, "float32")
+    a, b = _operands(512, 2048, 128, False, "float32")
     blas.matmul(a, b)
     assert len(seen) == blas.BLOCKS and all(on_worker for on_worker, _ in seen)
-    assert sorted(shape for _, shape in seen) == [(32, 9216)] * blas.BLOCKS
+    assert sorted(shape for _, shape in seen) == [(128, 2048)] * blas.BLOCKS
+    seen.clear()
+    a, b = _operands(32, 8000, 24, True, "float32")     # the inner size cut: (32, 2000) each
+    blas.matmul(a, b)
+    assert len(seen) == blas.BLOCKS and all(on_worker for on_worker, _ in seen)
+    assert sorted(shape for _, shape in seen) == [(32, 2000)] * blas.BLOCKS
 
 
 def test_mixed_dtypes_and_other_ranks_fall_back_to_numpy():

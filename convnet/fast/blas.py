@@ -11,7 +11,10 @@ matplotlib or pandas first kept the long one and trained 0.87x, predicted 0.64x 
 So convnet never hands OpenBLAS a multi-threaded product: the output is cut into :data:`BLOCKS`
 blocks along the larger operand (rows of ``a``, or columns of ``b``), and each block is one
 single-threaded GEMM on a worker thread (:func:`convnet.threads.run_tasks`). The cut depends
-only on the shapes, never on the thread count, so 1 and 2 threads give the same bits. Measured
+only on the shapes, never on the thread count, so 1 and 2 threads give the same bits. A product
+whose inner size dwarfs the output (SeparableConv2D's ``dP = u.T @ dz``, 32 x 86,528 times
+86,528 x 32 at batch 128) is cut along the inner size instead: each task multiplies its slice,
+and the partial products are added in block order. Measured
 on the tutorial's Dense(128) over 9,216 inputs (batch 128): no slower than OpenBLAS's own
 threads, and faster when OpenBLAS's timeout is long (``benchmarks/README.md``).
 
@@ -26,6 +29,7 @@ from convnet import threads
 
 BLOCKS = 4           # blocks per product, whatever the number of threads
 SMALL = 1 << 21      # m * n * k below this (2 MFLOP): one call on the calling thread
+TALL = 8             # k > TALL * max(m, n): cut along k (the output is too small to cut)
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -39,6 +43,20 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if m * n * k < SMALL:
         with threads.single_threaded_blas():
             np.matmul(a, b, out=out)
+        return out
+    if k > TALL * max(m, n):                       # blocks of the inner size, summed in order
+        step = -(-k // BLOCKS)
+        count = -(-k // step)
+        parts = np.empty((count, m, n), dtype=a.dtype)
+
+        def task(t: int) -> None:
+            inner = slice(t * step, (t + 1) * step)
+            np.matmul(a[:, inner], b[inner], out=parts[t])
+        # one OpenBLAS thread even where the tasks run on this thread (one numba thread): a
+        # threaded OpenBLAS cuts such a product along k too, which would change the bits
+        with threads.single_threaded_blas():
+            threads.run_tasks(task, count)
+        np.sum(parts, axis=0, out=out)
         return out
     if a.nbytes >= b.nbytes:                       # blocks of rows of a (and of out)
         step = -(-m // BLOCKS)
