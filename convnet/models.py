@@ -823,9 +823,9 @@ class Model:
         leading = inference.leading_nodes(nodes, inputs) if self._per_core_inference() else []
         if leading and len(arrays[0]) > self.CHUNK:
             rest = [node for node in nodes if node not in leading]
-            made = {node.output.id for node in leading}
             needed = {t.id for node in rest for t in node.inputs} | {t.id for t in self._outputs}
-            handed_on = [node.output for node in leading if node.output.id in needed & made]
+            handed_on = [node.output for node in leading
+                         if node.output.id in needed]          # made per core, used after
             arrays = list(arrays) + inference.graph_forward_per_core(leading, inputs, arrays,
                                                                      handed_on, self.CHUNK)
             nodes, inputs = rest, list(inputs) + handed_on

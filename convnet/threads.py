@@ -105,6 +105,18 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def run_tasks_on_one_blas_thread(task, count: int) -> None:
+    """:func:`run_tasks`, with OpenBLAS on one thread also where the tasks run on the calling
+    thread (one numba thread, or one task): every task's products are then one core's whatever
+    the thread count. A threaded OpenBLAS may cut a product along its inner size, which changes
+    its bits. (On a worker thread OpenBLAS is on one thread already.)"""
+    if in_worker():
+        run_tasks(task, count)
+        return
+    with single_threaded_blas():
+        run_tasks(task, count)
+
+
 def in_worker() -> bool:
     """Whether the calling thread is one of the per-core workers (which must not wait on
     their own pool: a product asked for inside a task runs there, on its thread)."""

@@ -52,10 +52,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         def task(t: int) -> None:
             inner = slice(t * step, (t + 1) * step)
             np.matmul(a[:, inner], b[inner], out=parts[t])
-        # one OpenBLAS thread even where the tasks run on this thread (one numba thread): a
-        # threaded OpenBLAS cuts such a product along k too, which would change the bits
-        with threads.single_threaded_blas():
-            threads.run_tasks(task, count)
+        threads.run_tasks_on_one_blas_thread(task, count)    # a threaded OpenBLAS cuts k too
         np.sum(parts, axis=0, out=out)
         return out
     if a.nbytes >= b.nbytes:                       # blocks of rows of a (and of out)

@@ -50,14 +50,9 @@ def _window(full_hw: tuple[int, int], out_hw: tuple[int, int],
 
 
 def _run(tasks: Tasks, task, n: int) -> None:
-    """``tasks.run(task, n)`` with OpenBLAS on one thread also where the tasks run on the calling
-    thread (one numba thread): each chunk's GEMM is one core's, whatever the thread count. (On a
-    worker thread, inside another layer's task, OpenBLAS is on one thread already.)"""
-    if threads.in_worker():
-        tasks.run(task, n)
-        return
-    with threads.single_threaded_blas():
-        tasks.run(task, n)
+    """``tasks.run(task, n)``, each chunk's GEMM one core's whatever the thread count
+    (:func:`convnet.threads.run_tasks_on_one_blas_thread`)."""
+    threads.run_tasks_on_one_blas_thread(task, tasks.count(n))
 
 
 def _direct(full_hw: tuple[int, int], out_hw: tuple[int, int], crop: tuple[int, int]) -> bool:
